@@ -1,0 +1,44 @@
+"""User-facing errors: one clear message, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+EXIT_USER_ERROR = 2
+
+
+class UserError(Exception):
+    """Bad input from the user (recipe, file, argument). The message is shown as-is, without a traceback."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        self.problems = list(problems)
+        super().__init__(message)
+
+    def render(self) -> str:
+        """Return the message followed by one indented line per problem."""
+        lines = [f"error: {self}"] + [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def cli_entry(main: Callable[[Sequence[str] | None], int | None]) -> Callable[[Sequence[str] | None], int]:
+    """Wrap a CLI ``main(argv)`` so a :class:`UserError` prints its message and returns exit code 2.
+
+    >>> def main(argv=None):
+    ...     raise UserError("no such file: x.yaml")
+    >>> cli_entry(main)([])  # prints "error: no such file: x.yaml" to stderr
+    2
+    """
+
+    def wrapped(argv: Sequence[str] | None = None) -> int:
+        try:
+            return int(main(argv) or 0)
+        except UserError as exc:
+            print(exc.render(), file=sys.stderr)
+            return EXIT_USER_ERROR
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+
+    wrapped.__doc__ = main.__doc__
+    return wrapped
