@@ -42,6 +42,7 @@ def bootstrap(offline: bool | None = None) -> None:
     from ultralytics.utils import SETTINGS  # first Ultralytics import: happens here, on purpose
 
     # Telemetry and hub sync off; never prompt for integrations a run did not ask for.
-    SETTINGS.update({"sync": False, "hub": False, "wandb": False, "mlflow": False, "comet": False,
-                     "clearml": False, "dvc": False, "neptune": False, "raytune": False, "tensorboard": False})
+    quiet = {"sync": False, "wandb": False, "mlflow": False, "comet": False, "clearml": False, "dvc": False,
+             "raytune": False, "tensorboard": False, "vscode_msg": False, "openvino_msg": False}
+    SETTINGS.update({k: v for k, v in quiet.items() if k in SETTINGS})
     _DONE = True

@@ -1,0 +1,1 @@
+"""Road datasets: the synthetic default set, converters, checks."""

@@ -1,0 +1,77 @@
+"""Dataset YAMLs as roadtune reads them: paths resolved, the synthetic set generated on demand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.datasets.synth import NAMES as SYNTH_NAMES
+from pipeline.datasets.synth import SynthSpec, ensure_synth
+from pipeline.errors import UserError
+
+
+@dataclass
+class Dataset:
+    """A dataset ready for Ultralytics: the YAML to pass, its root folder and class names."""
+
+    yaml_path: Path
+    root: Path
+    names: dict[int, str]
+    config: dict[str, Any]
+
+    def split_dirs(self, split: str) -> list[Path]:
+        """Image folders of a split (train/val), absolute."""
+        entries = self.config.get(split) or []
+        return [(self.root / e).resolve() for e in ([entries] if isinstance(entries, str) else entries)]
+
+    def label_dirs(self, split: str) -> list[Path]:
+        """Label folders of a split, by Ultralytics' images -> labels rule."""
+        return [Path(str(d).replace("/images", "/labels", 1)) for d in self.split_dirs(split)]
+
+
+def read_dataset_yaml(path: Path) -> dict[str, Any]:
+    """Parse a dataset YAML; missing or malformed files are UserErrors."""
+    if not path.is_file():
+        raise UserError(f"dataset file not found: {path}")
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise UserError(f"malformed dataset YAML {path}: {exc}") from None
+    if not isinstance(config, dict) or "names" not in config or "train" not in config:
+        raise UserError(f"dataset YAML {path} needs at least `train`, `val` and `names` keys")
+    return config
+
+
+def resolve_dataset(path: Path) -> Dataset:
+    """Resolve a dataset YAML. A `roadtune_synth` section is generated (once, cached) and a resolved YAML with an
+    absolute `path:` is written beside the generated data, so Ultralytics reads it from any folder.
+    """
+    config = read_dataset_yaml(path)
+    names = config["names"]
+    names = dict(enumerate(names)) if isinstance(names, list) else {int(k): str(v) for k, v in names.items()}
+    if "roadtune_synth" in config:
+        spec = SynthSpec.model_validate(config.pop("roadtune_synth") or {})
+        root = ensure_synth(spec)
+        if names != SYNTH_NAMES:
+            raise UserError(f"{path}: the synthetic set's names are fixed: {SYNTH_NAMES}")
+        resolved = root / f"{path.stem}.yaml"
+        config["path"] = str(root)
+        if not resolved.is_file():
+            resolved.write_text(yaml.safe_dump(config, sort_keys=False))
+        return Dataset(resolved, root, names, config)
+    root = Path(config["path"]) if config.get("path") else path.parent
+    root = root if root.is_absolute() else (path.parent / root).resolve()
+    return Dataset(path.resolve(), root, names, config)
+
+
+def has_segment_labels(dataset: Dataset) -> bool:
+    """True when the train labels carry polygons (class plus at least 3 points), as segment training needs."""
+    for label_dir in dataset.label_dirs("train"):
+        for label in sorted(label_dir.glob("*.txt"))[:200]:
+            for line in label.read_text().splitlines():
+                if len(line.split()) >= 7:
+                    return True
+    return False

@@ -1,0 +1,113 @@
+"""Measurements of a stage: epoch timing and memory (as Ultralytics callbacks), and final validation figures."""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+DETECTION_KEYS = ("map50", "map50_95", "precision", "recall")
+
+
+class EpochTimer:
+    """Callbacks ``fn(trainer)`` that append one line per finished epoch to ``epochs.jsonl`` in the stage folder.
+
+    The file survives an interrupted run, so a resumed stage reports the time of every epoch it ran.
+    """
+
+    def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
+        self._epoch_start = self._train_end = 0.0
+
+    def callbacks(self) -> dict[str, Any]:
+        """The Ultralytics events this timer listens to."""
+        return {
+            "on_train_start": self.on_train_start,
+            "on_train_epoch_start": self.on_epoch_start,
+            "on_train_epoch_end": self.on_train_epoch_end,
+            "on_fit_epoch_end": self.on_fit_epoch_end,
+        }
+
+    def on_train_start(self, trainer: Any) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+
+    def on_epoch_start(self, trainer: Any) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: Any) -> None:
+        self._train_end = time.perf_counter()
+
+    def on_fit_epoch_end(self, trainer: Any) -> None:
+        if not self._train_end or trainer.epoch >= trainer.epochs:  # final_eval re-fires this event; skip it
+            return
+        record = {
+            "epoch": trainer.epoch + 1,
+            "train_s": round(self._train_end - self._epoch_start, 4),
+            "epoch_s": round(time.perf_counter() - self._epoch_start, 4),
+            "images": len(trainer.train_loader.dataset),
+            **peak_memory(),
+        }
+        with self.log_path.open("a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        self._train_end = 0.0
+
+
+def peak_memory() -> dict[str, Any]:
+    """Peak memory so far: CUDA max allocated when on a GPU, else the process's peak resident set size."""
+    if torch.cuda.is_available() and torch.cuda.max_memory_allocated() > 0:
+        return {"peak_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1), "memory_kind": "cuda"}
+    return {"peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "memory_kind": "rss"}
+
+
+def read_epochs(log_path: Path) -> list[dict[str, Any]]:
+    """The epoch records of a stage, last record per epoch number (a resumed epoch replaces its partial run)."""
+    if not log_path.is_file():
+        return []
+    by_epoch = {}
+    for line in log_path.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            by_epoch[record["epoch"]] = record
+    return [by_epoch[k] for k in sorted(by_epoch)]
+
+
+def timing_summary(epochs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Train time, time per epoch, training throughput and peak memory from epoch records."""
+    if not epochs:
+        return {"epochs": 0, "train_time_s": 0.0, "time_per_epoch_s": None, "images_per_s": None,
+                "peak_memory_mb": None, "memory_kind": None}
+    total = sum(e["epoch_s"] for e in epochs)
+    train = sum(e["train_s"] for e in epochs)
+    return {
+        "epochs": len(epochs),
+        "train_time_s": round(total, 3),
+        "time_per_epoch_s": round(total / len(epochs), 3),
+        "images_per_s": round(sum(e["images"] for e in epochs) / max(train, 1e-9), 2),
+        "peak_memory_mb": max(e["peak_memory_mb"] for e in epochs),
+        "memory_kind": epochs[-1]["memory_kind"],
+    }
+
+
+def validation_summary(validator: Any, names: dict[int, str]) -> dict[str, Any]:
+    """mAP, precision, recall, per-class mAP50-95 and inference time from an Ultralytics validator after a run."""
+    metrics = validator.metrics
+    box = metrics.box
+    summary: dict[str, Any] = {
+        "map50": round(float(box.map50), 5),
+        "map50_95": round(float(box.map), 5),
+        "precision": round(float(box.mp), 5),
+        "recall": round(float(box.mr), 5),
+    }
+    if hasattr(metrics, "seg"):
+        summary["mask_map50"] = round(float(metrics.seg.map50), 5)
+        summary["mask_map50_95"] = round(float(metrics.seg.map), 5)
+    # Classes absent from the val split have no AP: null, not Ultralytics' filler (the mean).
+    present = {int(c): float(ap) for c, ap in zip(box.ap_class_index, box.ap)}
+    summary["per_class"] = {name: (round(present[i], 5) if i in present else None) for i, name in names.items()}
+    summary["inference_ms_per_image"] = round(float(validator.speed.get("inference", 0.0)), 3)
+    return summary

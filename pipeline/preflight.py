@@ -1,0 +1,104 @@
+"""Checks that need files and the model (paths, task, freeze depth, labels), all collected before any work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from pipeline.datasets.resolve import Dataset, has_segment_labels, resolve_dataset
+from pipeline.errors import UserError
+from pipeline.freeze import FreezePlan, freeze_plan, resolve_freeze
+from pipeline.models import Transfer, build_model, model_task, read_state_dict, resolve_model_file, transfer_weights
+from pipeline.recipe import Recipe
+from pipeline.stages import plan_stages
+
+
+@dataclass
+class Prepared:
+    """A validated recipe with everything resolved: files, dataset, model, and the freeze plan of each stage."""
+
+    recipe: Recipe
+    model_source: str
+    dataset_source: Path
+    dataset: Dataset
+    model: nn.Module
+    plans: dict[str, FreezePlan]
+    transfer: Transfer | None = None
+    weights_path: Path | None = None
+
+    def resolved_recipe(self) -> dict[str, Any]:
+        """The recipe with absolute paths, as written to the run folder (re-runnable from anywhere)."""
+        raw = self.recipe.model_dump(mode="json", exclude_none=True)
+        raw["model"] = self.model_source
+        raw["data"] = str(self.dataset_source)
+        if self.weights_path:
+            raw["weights"] = str(self.weights_path)
+        return raw
+
+
+def _collect(problems: list[str], key: str, fn, *args):
+    """Run one check; a UserError becomes a `key: message` problem line and the result is None."""
+    try:
+        return fn(*args)
+    except UserError as exc:
+        problems.append(f"{key}: {exc}" + "".join(f"; {p}" for p in exc.problems))
+        return None
+
+
+def _load_transfer(path: Path, model: nn.Module) -> Transfer:
+    transfer = transfer_weights(model, read_state_dict(path))
+    if transfer.fraction < 0.5:
+        raise UserError(
+            f"only {transfer.transferred} of {transfer.total} tensors of {path.name} match the model by name and "
+            "shape (less than half): is it a checkpoint of another architecture?"
+        )
+    return transfer
+
+
+def _task_problem(recipe: Recipe, model: nn.Module, source: str) -> str | None:
+    found = model_task(model)
+    if found != recipe.task:
+        return (f"model: {Path(source).name} is a {found} model but task is {recipe.task} "
+                f"(set task: {found}, or use a {recipe.task} model, e.g. yolov8n{'-seg' if recipe.task == 'segment' else ''}.pt)")
+    return None
+
+
+def _freeze_plans(recipe: Recipe, model: nn.Module, problems: list[str]) -> dict[str, FreezePlan]:
+    plans = {}
+    stages = plan_stages(recipe.stages, recipe.train.get("epochs", 100))
+    for i, stage in enumerate(stages):
+        spec, key = (stage.freeze, f"stages.{i}.freeze") if stage.freeze is not None else (recipe.freeze, "freeze")
+        indices = _collect(problems, key, resolve_freeze, spec, model)
+        plan = _collect(problems, key, freeze_plan, model, indices) if indices is not None else None
+        if plan is not None:
+            plans[stage.name] = plan
+    return plans
+
+
+def prepare(recipe: Recipe, base: Path) -> Prepared:
+    """Resolve and check everything a run needs; raise one UserError listing every problem."""
+    problems: list[str] = []
+    source = _collect(problems, "model", resolve_model_file, recipe.model, base)
+    data_path = (base / recipe.data).resolve()
+    dataset = _collect(problems, "data", resolve_dataset, data_path)
+    weights_path = None
+    if recipe.weights:
+        weights_path = _collect(problems, "weights", resolve_model_file, recipe.weights, base)
+        weights_path = Path(weights_path) if weights_path else None
+    model = _collect(problems, "model", build_model, source, len(dataset.names)) if source and dataset else None
+    transfer, plans = None, {}
+    if model is not None:
+        task_problem = _task_problem(recipe, model, source)
+        problems += [task_problem] if task_problem else []
+        if weights_path:
+            transfer = _collect(problems, "weights", _load_transfer, weights_path, model)
+        plans = _freeze_plans(recipe, model, problems)
+    if dataset and recipe.task == "segment" and not has_segment_labels(dataset):
+        problems.append(f"data: {data_path.name} has no polygon labels (class x1 y1 x2 y2 x3 y3 ...) in its train "
+                        "split, which task: segment needs (use task: detect, or a dataset with instance polygons)")
+    if problems:
+        raise UserError(f"invalid recipe {recipe.name} ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
+    return Prepared(recipe, source, data_path, dataset, model, plans, transfer, weights_path)

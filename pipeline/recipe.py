@@ -1,0 +1,221 @@
+"""The recipe: one YAML file is one experiment. Parsing, overrides and schema validation.
+
+Every problem is collected and reported at once, by dotted key with a fix, before any work starts:
+
+>>> from pipeline.recipe import parse_recipe
+>>> parse_recipe({"name": "x", "task": "detect", "model": "yolov8n.yaml", "data": "d.yaml",
+...               "stages": [{"name": "head", "epochs": 0}]})
+Traceback (most recent call last):
+pipeline.errors.UserError: invalid recipe (1 problem)
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline.errors import UserError
+
+FreezeName = Literal["none", "backbone", "all-but-head"]
+FreezeSpec = Union[Annotated[int, Field(ge=0)], list[Annotated[int, Field(ge=0)]], FreezeName]
+
+# Train arguments roadtune sets itself from the recipe; a recipe that sets them under `train:` is told where to go.
+MANAGED_TRAIN_ARGS = {
+    "model": "the top-level `model` key",
+    "data": "the top-level `data` key",
+    "freeze": "the top-level `freeze` key (or `stages.N.freeze`)",
+    "task": "the top-level `task` key",
+    "mode": "nothing: roadtune always trains",
+    "resume": "`python -m pipeline.run --resume RUN_DIR`",
+    "project": "`--runs-dir` (run folders are runs/<name>/<timestamp>)",
+    "name": "the top-level `name` key",
+    "exist_ok": "nothing: a run folder is never overwritten",
+    "save_dir": "`--runs-dir`",
+    "augmentations": "the `augment` section",
+    "distill_model": "the `distill` section (method: native)",
+    "pretrained": "the top-level `weights` key",
+}
+
+
+class Strict(BaseModel):
+    """Base for every recipe section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Stage(Strict):
+    """One step of the schedule: train `epochs` with `freeze`, at `lr0 * lr_scale`."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="stage folder name, e.g. head or full")
+    freeze: FreezeSpec | None = Field(None, description="freeze spec for this stage; default: the recipe's")
+    epochs: int = Field(gt=0, description="epochs of this stage")
+    lr_scale: float = Field(1.0, gt=0, description="multiplies train.lr0 (and warmup_bias_lr) for this stage")
+    train: dict[str, Any] = Field(default_factory=dict, description="extra Ultralytics train args for this stage")
+
+
+class Recipe(Strict):
+    """A whole experiment. See README "Recipe reference" for every key."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="run folder name: runs/<name>/<timestamp>")
+    task: Literal["detect", "segment"] = Field(description="detect or segment")
+    model: str = Field(description="checkpoint (.pt name or path) or architecture (.yaml)")
+    data: str = Field(description="dataset YAML, relative to the recipe's folder")
+    weights: str | None = Field(None, description="initialise `model` from this checkpoint or state dict")
+    freeze: FreezeSpec = Field("none", description="int N (layers 0..N-1), list of indices, or a named part")
+    train: dict[str, Any] = Field(default_factory=dict, description="any Ultralytics train argument")
+    stages: list[Stage] | None = Field(None, description="schedule; default: one stage named train")
+    augment: dict[str, Any] | None = Field(None, description="road-condition augmentation presets")
+    distill: dict[str, Any] | None = Field(None, description="distillation from a teacher")
+    sweep: dict[str, Any] | None = Field(None, description="grid over recipe keys")
+    video: dict[str, Any] | None = Field(None, description="run the video demo on the final weights")
+
+    @field_validator("stages")
+    @classmethod
+    def _unique_stage_names(cls, stages: list[Stage] | None) -> list[Stage] | None:
+        names = [s.name for s in stages or []]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"stage names must be unique, repeated: {duplicated}")
+        if stages is not None and not stages:
+            raise ValueError("give at least one stage, or leave `stages` out for a single stage")
+        return stages
+
+
+def _fix_for(error_type: str, loc: tuple, message: str) -> str:
+    """A short fix for one pydantic error, so each problem line says what to do."""
+    key = str(loc[-1]) if loc else ""
+    if error_type == "extra_forbidden":
+        fields = _fields_at(loc[:-1])
+        close = difflib.get_close_matches(key, fields, n=1)
+        return f"did you mean `{close[0]}`?" if close else f"remove it; valid keys: {', '.join(fields)}"
+    if error_type == "missing":
+        return "add this key"
+    if key == "freeze" or "freeze" in map(str, loc):
+        return "use an int >= 0, a list of layer indices, or one of: none, backbone, all-but-head"
+    return "fix the value"
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """Field names of the recipe section at `loc` (for suggestions)."""
+    model: type[BaseModel] = Recipe
+    if loc and loc[0] == "stages":
+        model = Stage
+    return list(model.model_fields)
+
+
+def format_validation_error(err: ValidationError) -> list[str]:
+    """One `dotted.key: message (fix)` line per pydantic error, de-duplicated across union branches."""
+    problems: dict[str, str] = {}
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if not _is_union_tag(p))
+        dotted = ".".join(str(p) for p in loc) or "<recipe>"
+        if dotted in problems:  # a union reports once per branch; keep the first, the fix covers all
+            continue
+        problems[dotted] = f"{dotted}: {e['msg']} ({_fix_for(e['type'], loc, e['msg'])})"
+    return list(problems.values())
+
+
+def _is_union_tag(part: object) -> bool:
+    """Pydantic puts union branch names (e.g. 'int', "literal['none',...]") into error locations."""
+    return isinstance(part, str) and ("[" in part or part in {"int", "list", "str", "float", "bool"})
+
+
+def load_yaml(path: Path) -> Any:
+    """Read a YAML file; malformed YAML or a missing file is a UserError with the line number."""
+    if not path.is_file():
+        raise UserError(f"recipe file not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise UserError(f"malformed YAML in {path} at {where}: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"malformed YAML in {path}: {exc}") from None
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `--set dotted.key=value` overrides (values parsed as YAML) to a raw recipe dict, in place."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set train.epochs=1")
+        parts = key.split(".")
+        node: Any = raw
+        for part in parts[:-1]:
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict):
+                node = node.setdefault(part, {})
+            else:
+                raise UserError(f"--set {key}: `{part}` is not a section of the recipe")
+        leaf = parts[-1]
+        parsed = yaml.safe_load(value) if value else None
+        if isinstance(node, list) and leaf.isdigit() and int(leaf) < len(node):
+            node[int(leaf)] = parsed
+        elif isinstance(node, dict):
+            node[leaf] = parsed
+        else:
+            raise UserError(f"--set {key}: `{leaf}` is not a key of the recipe")
+    return raw
+
+
+def parse_recipe(raw: Any, origin: str = "<recipe>") -> Recipe:
+    """Validate a raw recipe dict against the schema and the Ultralytics train arguments; collect every error."""
+    if not isinstance(raw, dict):
+        raise UserError(f"{origin}: a recipe is a YAML mapping of keys (name, task, model, data, ...)")
+    problems: list[str] = []
+    recipe = None
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as err:
+        problems += format_validation_error(err)
+    train_sections = [("train", raw.get("train"))] + [
+        (f"stages.{i}.train", s.get("train")) for i, s in enumerate(raw.get("stages") or []) if isinstance(s, dict)
+    ]
+    for where, section in train_sections:
+        if isinstance(section, dict):
+            problems += check_train_args(section, where)
+    if problems or recipe is None:
+        raise UserError(f"invalid recipe {origin} ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
+    return recipe
+
+
+def check_train_args(args: dict[str, Any], where: str) -> list[str]:
+    """Check train argument names and types against Ultralytics' own defaults (cfg/default.yaml)."""
+    from ultralytics.cfg import CFG_BOOL_KEYS, CFG_FLOAT_KEYS, CFG_FRACTION_KEYS, CFG_INT_KEYS, DEFAULT_CFG_DICT
+
+    problems = []
+    for key, value in args.items():
+        dotted = f"{where}.{key}"
+        if key in MANAGED_TRAIN_ARGS:
+            problems.append(f"{dotted}: set by roadtune (use {MANAGED_TRAIN_ARGS[key]})")
+        elif key not in DEFAULT_CFG_DICT:
+            close = difflib.get_close_matches(key, DEFAULT_CFG_DICT, n=1)
+            hint = f"did you mean `{close[0]}`?" if close else "see Ultralytics' cfg/default.yaml for valid names"
+            problems.append(f"{dotted}: not an Ultralytics train argument ({hint})")
+        elif value is None:
+            continue
+        elif key in CFG_BOOL_KEYS and not isinstance(value, bool):
+            problems.append(f"{dotted}: expected true or false, got {value!r}")
+        elif key in CFG_INT_KEYS and (isinstance(value, bool) or not isinstance(value, int)):
+            problems.append(f"{dotted}: expected an integer, got {value!r}")
+        elif key in CFG_FLOAT_KEYS | CFG_FRACTION_KEYS and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            problems.append(f"{dotted}: expected a number, got {value!r}")
+        elif key in CFG_FRACTION_KEYS and not 0.0 <= float(value) <= 1.0:
+            problems.append(f"{dotted}: must be between 0 and 1, got {value}")
+        elif key in {"epochs"} and value <= 0:
+            problems.append(f"{dotted}: must be > 0, got {value}")
+    return problems
+
+
+def load_recipe(path: Path, overrides: list[str] | None = None) -> tuple[Recipe, Path]:
+    """Load, override and validate a recipe file; return it with the folder relative paths resolve against."""
+    raw = load_yaml(path)
+    if isinstance(raw, dict):
+        apply_overrides(raw, overrides or [])
+    return parse_recipe(raw, str(path)), path.resolve().parent

@@ -1,0 +1,97 @@
+"""``python -m pipeline.run RECIPE [--set key=value ...] [--dry-run]`` or ``--resume RUN_DIR``: run a recipe."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipeline.errors import UserError, cli_entry
+
+LOG = logging.getLogger("roadtune")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.run", description=__doc__)
+    parser.add_argument("recipe", nargs="?", type=Path, help="recipe YAML, e.g. recipes/freeze10.yaml")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a dotted recipe key, e.g. --set train.epochs=1 --set freeze=backbone")
+    parser.add_argument("--dry-run", action="store_true", help="validate and print the freeze plan; train nothing")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run folder")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where run folders go (default: runs)")
+    parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)  # exact folder, used by sweep executors
+    return parser
+
+
+def _setup_console_log() -> None:
+    if not LOG.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("roadtune: %(message)s"))
+        LOG.addHandler(handler)
+        LOG.setLevel(logging.INFO)
+        LOG.propagate = False
+
+
+def print_plan(prepared) -> None:
+    """The --dry-run output: each stage's freeze plan."""
+    for name, plan in prepared.plans.items():
+        print(f"\nstage {name} ({prepared.model_source}):\n{plan.render()}")
+    if prepared.transfer:
+        t = prepared.transfer
+        print(f"\nweights: {t.transferred}/{t.total} tensors from {prepared.weights_path}; "
+              f"fresh layers {t.fresh_layers}")
+
+
+def resume(run_dir: Path) -> int:
+    """Continue an interrupted run; a finished one is reported and left untouched."""
+    from pipeline.preflight import prepare
+    from pipeline.recipe import load_recipe
+    from pipeline.runner import METRICS, execute
+
+    if not (run_dir / "recipe.yaml").is_file():
+        raise UserError(f"--resume {run_dir}: not a run folder (no recipe.yaml)")
+    if (run_dir / METRICS).is_file():
+        print(f"{run_dir} already finished; nothing to do (metrics: {run_dir / METRICS})")
+        return 0
+    recipe, base = load_recipe(run_dir / "recipe.yaml")
+    metrics = execute(prepare(recipe, base), run_dir)
+    print(f"run folder: {run_dir}\nmetrics: {json.dumps({k: metrics[k] for k in ('map50', 'map50_95')})}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Validate the recipe (all errors at once, exit 2), then run it into a new run folder."""
+    args = build_parser().parse_args(argv)
+    from pipeline.bootstrap import bootstrap
+
+    bootstrap()
+    _setup_console_log()
+    if args.resume:
+        return resume(args.resume)
+    if args.recipe is None:
+        raise UserError("give a recipe file (e.g. recipes/quickstart.yaml) or --resume RUN_DIR")
+    from pipeline.preflight import prepare
+    from pipeline.recipe import load_recipe
+    from pipeline.runner import create_run_dir, start_run
+
+    recipe, base = load_recipe(args.recipe, args.overrides)
+    prepared = prepare(recipe, base)
+    if args.dry_run:
+        print_plan(prepared)
+        return 0
+    run_dir = args.run_dir or create_run_dir(args.runs_dir, recipe.name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"run folder: {run_dir}")
+    metrics = start_run(prepared, run_dir)
+    print(f"run folder: {run_dir}\nmap50 {metrics['map50']}  map50_95 {metrics['map50_95']}  "
+          f"trainable params {metrics['params_trainable']:,}  time {metrics['train_time_s']} s")
+    return 0
+
+
+main = cli_entry(main)
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The schedule: a loop over stages, each one Ultralytics training run started from the previous stage's weights.
+
+Like fastai's ``fine_tune`` (freeze, fit, unfreeze, fit at a lower rate), the two-stage recipe is data, not code:
+
+>>> from pipeline.recipe import Stage
+>>> [s.name for s in plan_stages(None, epochs=3)]
+['train']
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.metrics import EpochTimer, read_epochs, timing_summary, validation_summary
+from pipeline.recipe import Stage
+
+LOG = logging.getLogger("roadtune")
+# Ultralytics 8.4.190 (engine/trainer.py build_optimizer): optimizer=auto picks AdamW with this lr0 for short
+# fine-tunes and ignores lr0; we pin the same choice explicitly so that lr_scale has an lr0 to scale.
+DEFAULT_LR0, DEFAULT_WARMUP_BIAS_LR = 0.01, 0.1
+
+
+def auto_lr_fit(nc: int) -> float:
+    """The lr0 Ultralytics' optimizer=auto chooses for short runs (AdamW), for `nc` classes."""
+    return round(0.002 * 5 / (4 + nc), 6)
+
+
+def plan_stages(stages: list[Stage] | None, epochs: int) -> list[Stage]:
+    """The recipe's stages, or one stage named `train` with the train section's epochs."""
+    return list(stages) if stages else [Stage(name="train", epochs=epochs)]
+
+
+def learning_rate_args(train: dict[str, Any], stage: Stage, stages: list[Stage], nc: int) -> dict[str, Any]:
+    """Optimizer, lr0 and warmup_bias_lr of a stage: lr0 and the warmup bias rate scaled by `lr_scale`."""
+    if all(s.lr_scale == 1.0 for s in stages):
+        return {}
+    optimizer, lr0 = train.get("optimizer", "auto"), train.get("lr0", DEFAULT_LR0)
+    warmup_bias = train.get("warmup_bias_lr", DEFAULT_WARMUP_BIAS_LR)
+    if str(optimizer).lower() == "auto":
+        optimizer, lr0 = "AdamW", auto_lr_fit(nc)
+        warmup_bias = train.get("warmup_bias_lr", 0.0)
+        LOG.warning(f"optimizer=auto ignores lr0, so lr_scale would have no effect: pinned optimizer=AdamW, "
+                    f"lr0={lr0} (Ultralytics' own auto choice for short runs). Set train.optimizer to choose.")
+    return {"optimizer": optimizer, "lr0": lr0 * stage.lr_scale, "warmup_bias_lr": warmup_bias * stage.lr_scale}
+
+
+@dataclass
+class StageRun:
+    """Everything one stage needs: where it starts, what it freezes, its Ultralytics arguments."""
+
+    stage: Stage
+    freeze_spec: int | list[int] | str
+    folder: Path
+    start_weights: str
+    frozen: list[int]
+    train_args: dict[str, Any]
+
+    @property
+    def last(self) -> Path:
+        return self.folder / "weights" / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.folder / "weights" / "best.pt"
+
+    @property
+    def summary_path(self) -> Path:
+        return self.folder / "summary.json"
+
+    @property
+    def epochs_log(self) -> Path:
+        return self.folder / "epochs.jsonl"
+
+    def done(self) -> bool:
+        return self.summary_path.is_file()
+
+
+def _train(stage_run: StageRun, trainer_class: type | None) -> Any:
+    """Run (or resume) the Ultralytics training of one stage; return its trainer."""
+    from ultralytics import YOLO
+
+    resume = stage_run.last.is_file()
+    if not resume and stage_run.folder.exists():
+        shutil.rmtree(stage_run.folder)  # killed before its first epoch ended: nothing to keep
+    model = YOLO(str(stage_run.last) if resume else stage_run.start_weights)
+    stage_run.folder.mkdir(parents=True, exist_ok=True)
+    timer = EpochTimer(stage_run.epochs_log)
+    for event, fn in timer.callbacks().items():
+        model.add_callback(event, fn)
+    args = dict(stage_run.train_args)
+    if resume:  # Ultralytics restores the arguments from last.pt; only non-serialisable ones are passed again
+        args = {"resume": True, **{k: v for k, v in args.items() if k in ("augmentations", "data", "device")}}
+    kwargs = {"trainer": trainer_class} if trainer_class else {}
+    model.train(**args, **kwargs)
+    return model.trainer
+
+
+def run_stage(stage_run: StageRun, names: dict[int, str], trainer_class: type | None = None) -> dict:
+    """Train one stage (resuming from its last.pt if interrupted) and write its summary.json."""
+    if stage_run.done():
+        return json.loads(stage_run.summary_path.read_text())
+    LOG.info(f"stage {stage_run.stage.name}: {stage_run.stage.epochs} epochs from {stage_run.start_weights}, "
+             f"{len(stage_run.frozen)} frozen layers")
+    trainer = _train(stage_run, trainer_class)
+    summary = {
+        "name": stage_run.stage.name,
+        "start_weights": stage_run.start_weights,
+        "freeze": stage_run.freeze_spec,
+        "frozen_layers": len(stage_run.frozen),
+        "lr0": trainer.args.lr0,
+        "optimizer": trainer.args.optimizer,
+        **timing_summary(read_epochs(stage_run.epochs_log)),
+        **validation_summary(trainer.validator, names),
+    }
+    stage_run.summary_path.write_text(json.dumps(summary, indent=2))
+    return summary
