@@ -40,12 +40,12 @@ def resolve_freeze(spec: int | list[int] | str | None, model: nn.Module) -> list
     if spec == "all-but-head":
         return list(range(n_layers - 1))
     if isinstance(spec, bool) or not isinstance(spec, (int, list)):
-        raise UserError(f"freeze: unknown spec {spec!r} (use an int, a list, or none, backbone, all-but-head)")
+        raise UserError(f"unknown freeze spec {spec!r} (use an int, a list, or none, backbone, all-but-head)")
     indices = list(range(spec)) if isinstance(spec, int) else sorted(set(spec))
     beyond = [i for i in ([spec - 1] if isinstance(spec, int) and spec else indices) if i >= n_layers]
     if beyond:
         raise UserError(
-            f"freeze: {spec} goes beyond the model's {n_layers} layers (0..{n_layers - 1})",
+            f"{spec} goes beyond the model's {n_layers} layers (0..{n_layers - 1})",
             [f"use at most {n_layers - 1} (all but the head), or `all-but-head`"],
         )
     return indices
@@ -111,5 +111,5 @@ def freeze_plan(model: nn.Module, frozen: list[int]) -> FreezePlan:
         )
     plan = FreezePlan(frozen_layers=frozen, table=pd.DataFrame(rows))
     if plan.params_trainable == 0:
-        raise UserError("freeze: this spec freezes every parameter, nothing would train (leave the head trainable)")
+        raise UserError("this spec freezes every parameter, nothing would train (leave the head trainable)")
     return plan

@@ -26,11 +26,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever sys.stdout is at the time (tests and notebooks swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+_CONSOLE = _StdoutHandler()
+_CONSOLE.setFormatter(logging.Formatter("roadtune: %(message)s"))
+
+
 def _setup_console_log() -> None:
-    if not LOG.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("roadtune: %(message)s"))
-        LOG.addHandler(handler)
+    """roadtune's log lines on stdout."""
+    if _CONSOLE not in LOG.handlers:
+        LOG.addHandler(_CONSOLE)
         LOG.setLevel(logging.INFO)
         LOG.propagate = False
 

@@ -1,0 +1,231 @@
+"""Dataset check: counts per split and class, and every problem that would silently cost training data.
+
+Errors (exit 1, and ``pipeline.run`` stops): unreadable images, malformed label rows, class ids out of range,
+coordinates out of [0, 1], degenerate boxes, polygons with fewer than 3 points or no area, rows mixing boxes and
+polygons, splits without images. Warnings (reported, not failing): missing or empty label files (background
+images), duplicate images, boxes reaching past the image edge, classes without training instances.
+Box sizes are binned as COCO does: small < 32², medium < 96² pixels of area, large above.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from pipeline.datasets.images import ImageInfo, inspect_image, is_image
+from pipeline.errors import UserError
+
+TASKS = ("detect", "segment", "classify")
+SPLITS = ("train", "val", "test")
+SMALL, MEDIUM = 32**2, 96**2  # COCO area thresholds in pixels
+
+
+@dataclass
+class SplitStats:
+    """Counts of one split. For classify, ``instances`` counts images per class."""
+
+    images: int = 0
+    instances: Counter = field(default_factory=Counter)
+    sizes: Counter = field(default_factory=Counter)
+    empty: int = 0
+    missing_labels: int = 0
+
+
+@dataclass
+class DatasetReport:
+    """What :func:`check_dataset` found; ``ok`` is False when there is any error."""
+
+    data: str
+    task: str
+    names: dict[int, str]
+    splits: dict[str, SplitStats] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing blocks training (warnings allowed)."""
+        return not self.errors
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (class counts keyed by class name)."""
+        splits = {name: {**asdict(s), "instances": {self.names.get(k, str(k)): v for k, v in s.instances.items()},
+                         "sizes": dict(s.sizes)} for name, s in self.splits.items()}
+        return {"data": self.data, "task": self.task, "ok": self.ok, "names": self.names, "splits": splits,
+                "errors": self.errors, "warnings": self.warnings}
+
+    def render(self, limit: int = 20) -> str:
+        """Human-readable tables (per split, per class) followed by errors and warnings (``limit`` of each)."""
+        unit = "images" if self.task == "classify" else "instances"
+        rows = {name: {"images": s.images, unit: sum(s.instances.values()), "empty": s.empty,
+                       "no label": s.missing_labels, **{k: s.sizes[k] for k in ("small", "medium", "large")}}
+                for name, s in self.splits.items()}
+        per_split = pd.DataFrame.from_dict(rows, orient="index")
+        if self.task == "classify":
+            per_split = per_split[["images"]]
+        per_class = pd.DataFrame({s: [st.instances[i] for i in self.names] for s, st in self.splits.items()},
+                                 index=list(self.names.values()))
+        lines = [f"{self.data} ({self.task}, {len(self.names)} classes)", per_split.to_string(), "",
+                 f"{unit} per class:", per_class.to_string()]
+        for title, items in (("errors", self.errors), ("warnings", self.warnings)):
+            lines.append(f"{title}: {len(items)}")
+            lines += [f"  - {item}" for item in items[:limit]]
+            if len(items) > limit:
+                lines.append(f"  ... and {len(items) - limit} more (see --json)")
+        lines.append("OK" if self.ok else "FAILED: fix the errors above before training")
+        return "\n".join(lines)
+
+    def write_json(self, path: Path) -> None:
+        """Save :meth:`to_dict` as JSON."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
+
+
+def scan_image(path: Path, report: DatasetReport, digests: dict[str, list[str]]) -> ImageInfo | None:
+    """Read one image header (records an error when unreadable) and remember its hash for duplicate detection."""
+    try:
+        info = inspect_image(path, decode=False)
+    except ValueError as exc:
+        report.errors.append(f"{path}: {exc}")
+        return None
+    if info.jpeg_unterminated:
+        report.warnings.append(f"{path}: JPEG without end marker; Ultralytics will re-save it on first load")
+    digests[info.digest].append(str(path))
+    return info
+
+
+def add_duplicate_warnings(report: DatasetReport, digests: dict[str, list[str]]) -> None:
+    """One warning per group of byte-identical images (those spanning splits leak into validation)."""
+    for files in digests.values():
+        if len(files) > 1:
+            report.warnings.append(f"{len(files)} identical images: {', '.join(files)}")
+
+
+def _row(parts: list[str], nc: int, task: str) -> tuple[int, np.ndarray, bool]:
+    """Parse one label row into (class id, normalised xy points, is_box); ValueError with the reason."""
+    try:
+        values = [float(v) for v in parts]
+    except ValueError:
+        raise ValueError(f"not all numbers: {' '.join(parts)}") from None
+    cls, coords = values[0], np.asarray(values[1:])
+    if cls != int(cls) or not 0 <= cls < nc:
+        raise ValueError(f"class id {parts[0]} out of range 0-{nc - 1}")
+    if len(coords) % 2:
+        raise ValueError(f"odd number of coordinates ({len(coords)})")
+    is_box = len(coords) == 4 and task != "segment"  # a segment dataset needs polygons on every row
+    if not is_box and len(coords) < 6:
+        raise ValueError(f"polygon with fewer than 3 points ({len(coords) // 2})")
+    if coords.min() < 0 or coords.max() > 1:
+        raise ValueError(f"coordinates out of [0, 1] (min {coords.min():g}, max {coords.max():g})")
+    if is_box and (coords[2] <= 0 or coords[3] <= 0):
+        raise ValueError(f"degenerate box (width {coords[2]:g}, height {coords[3]:g})")
+    return int(cls), coords.reshape(-1, 2), is_box
+
+
+def _check_labels(label: Path, info: ImageInfo, task: str, stats: SplitStats, report: DatasetReport) -> bool:
+    """Check one label file, adding to ``stats``; returns True when a box reaches past the image edge."""
+    rows = [line.split() for line in label.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    stats.empty += not rows
+    kinds, outside = set(), False
+    for number, parts in enumerate(rows, start=1):
+        try:
+            cls, xy, is_box = _row(parts, len(report.names), task)
+        except ValueError as exc:
+            report.errors.append(f"{label}:{number}: {exc}")
+            continue
+        pixels = xy * (info.width, info.height)
+        if is_box:
+            (cx, cy), (w, h) = xy
+            outside |= min(cx - w / 2, cy - h / 2) < -1e-6 or max(cx + w / 2, cy + h / 2) > 1 + 1e-6
+            area = pixels[1, 0] * pixels[1, 1]
+        else:
+            area = cv2.contourArea(pixels.astype(np.float32))
+            if area <= 0:
+                report.errors.append(f"{label}:{number}: zero-area polygon")
+                continue
+        kinds.add(is_box)
+        stats.instances[cls] += 1
+        stats.sizes["small" if area < SMALL else "medium" if area < MEDIUM else "large"] += 1
+    if len(kinds) > 1:
+        report.errors.append(f"{label}: mixes box rows and polygon rows (Ultralytics drops such images)")
+    return outside
+
+
+def list_images(entries: list[Path], split: str, report: DatasetReport) -> list[Path]:
+    """Images of a split from folders and/or image-list files (``./`` lines are relative to the list)."""
+    images = []
+    for entry in entries:
+        if entry.is_dir():
+            images += [p for p in entry.rglob("*") if p.is_file() and is_image(p)]
+        elif entry.is_file():
+            lines = [x.strip() for x in entry.read_text(encoding="utf-8-sig").splitlines() if x.strip()]
+            images += [entry.parent / x[2:] if x.startswith("./") else Path(x) for x in lines]
+        else:
+            report.errors.append(f"{split}: {entry} does not exist")
+    return sorted(images)
+
+
+def _summary(split: str, what: str, files: list[str]) -> str:
+    """One aggregated warning line naming the first few files."""
+    shown = ", ".join(files[:3]) + (f", ... ({len(files) - 3} more)" if len(files) > 3 else "")
+    return f"{split}: {len(files)} images {what}: {shown}"
+
+
+def _check_split(split: str, entries: list[Path], task: str, report: DatasetReport, digests: dict) -> None:
+    """Check every image and label file of one split."""
+    from ultralytics.data.utils import img2label_paths  # Ultralytics' own images -> labels rule
+    from ultralytics.utils import TQDM
+
+    stats = report.splits[split] = SplitStats()
+    images = list_images(entries, split, report)
+    if not images:
+        report.errors.append(f"{split}: no images found in {', '.join(map(str, entries))}")
+    missing, edge = [], []
+    for image, label in TQDM(list(zip(images, img2label_paths([str(p) for p in images]))), desc=f"check {split}"):
+        info = scan_image(image, report, digests)
+        if info is None:
+            continue
+        stats.images += 1
+        if not Path(label).is_file():
+            stats.missing_labels += 1
+            missing.append(image.name)
+        elif _check_labels(Path(label), info, task, stats, report):
+            edge.append(image.name)
+    if missing:
+        report.warnings.append(_summary(split, "without a label file (trained as background)", missing))
+    if stats.empty:
+        report.warnings.append(f"{split}: {stats.empty} images with an empty label file (trained as background)")
+    if edge:
+        report.warnings.append(_summary(split, "with boxes past the image edge (Ultralytics clips them)", edge))
+
+
+def check_dataset(data_yaml: Path, task: str) -> DatasetReport:
+    """Check a detect/segment dataset YAML, or a classify image-folder root, and return the report."""
+    if task not in TASKS:
+        raise UserError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    if task == "classify":
+        from pipeline.datasets.check_classify import check_classify
+
+        return check_classify(Path(data_yaml))
+    from pipeline.datasets.resolve import resolve_dataset  # synthetic sets are generated on demand there
+
+    dataset = resolve_dataset(Path(data_yaml))
+    report = DatasetReport(str(data_yaml), task, dataset.names)
+    digests: dict[str, list[str]] = defaultdict(list)
+    for split in SPLITS:
+        if dataset.config.get(split):
+            _check_split(split, dataset.split_dirs(split), task, report, digests)
+        elif split != "test":
+            report.errors.append(f"{data_yaml}: no `{split}:` entry")
+    add_duplicate_warnings(report, digests)
+    if "train" in report.splits:
+        unused = [n for i, n in report.names.items() if not report.splits["train"].instances[i]]
+        if unused:
+            report.warnings.append(f"train: no instances of {', '.join(unused)}")
+    return report

@@ -1,0 +1,177 @@
+"""Write an Ultralytics YOLO dataset (images/{train,val}, labels/{train,val}, data.yaml) from a format reader.
+
+The readers (``convert_<format>.py``) turn a source layout into pixel-space :class:`Sample` objects; this module
+assigns splits, applies the class map, clips and checks every object, links or copies the images (never modifying
+them) and writes the labels, a ``data.yaml`` and ``convert_report.json`` listing everything skipped and why.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import random
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from pipeline.datasets.classmap import ClassMap, resolve_classmap
+from pipeline.datasets.images import inspect_image
+from pipeline.datasets.source import ReadOptions, Sample, SkipObject, Source, yolo_values
+from pipeline.errors import UserError
+
+FORMATS = ("kitti", "bdd100k", "cityscapes", "voc", "coco")
+REPORT_NAME = "convert_report.json"  # also marks a folder this tool wrote, which --overwrite may replace
+SPLITS = ("train", "val")
+
+
+@dataclass
+class ConvertReport:
+    """Counts per split and class, and every object or image left out with its reason."""
+
+    out: Path
+    names: tuple[str, ...]
+    images: Counter = field(default_factory=Counter)
+    instances: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    clipped: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
+    unmapped: Counter = field(default_factory=Counter)
+
+    def table(self) -> pd.DataFrame:
+        """Images and instances per class (rows) and split (columns)."""
+        rows = {"images": {s: self.images[s] for s in SPLITS}}
+        rows |= {name: {s: self.instances[s][name] for s in SPLITS} for name in self.names}
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(SPLITS))
+        return frame.assign(total=frame.sum(axis=1))
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (written to ``convert_report.json``)."""
+        return {"names": list(self.names), "counts": self.table().to_dict(orient="index"), "clipped": self.clipped,
+                "dropped": dict(self.dropped), "not_in_class_map": dict(self.unmapped),
+                "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}
+
+    def render(self, limit: int = 20) -> str:
+        """Human-readable summary; at most ``limit`` skipped items are listed (all are in the JSON report)."""
+        lines = [f"wrote {self.out / 'data.yaml'}", self.table().to_string(),
+                 f"boxes/polygons clipped to the image: {self.clipped}"]
+        if self.dropped:
+            lines.append("dropped by design: " + ", ".join(f"{k} {v}" for k, v in sorted(self.dropped.items())))
+        if self.unmapped:
+            lines.append("not in the class map: " + ", ".join(f"{k} {v}" for k, v in sorted(self.unmapped.items())))
+        lines.append(f"skipped: {len(self.skipped)}" + (f" (all in {self.out / REPORT_NAME})" if self.skipped else ""))
+        lines += [f"  {f}: {r}" for f, r in self.skipped[:limit]]
+        if len(self.skipped) > limit:
+            lines.append(f"  ... and {len(self.skipped) - limit} more")
+        return "\n".join(lines)
+
+
+def prepare_out(out: Path, src: Path, overwrite: bool) -> None:
+    """Refuse a non-empty destination unless ``overwrite`` and it holds an earlier conversion; clear that one."""
+    out, src = out.resolve(), src.resolve()
+    if out == src or src.is_relative_to(out):
+        raise UserError(f"--out {out} must not be the source folder or contain it")
+    if out.is_file():
+        raise UserError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise UserError(f"--out {out} is not empty; pass --overwrite to replace an earlier conversion there")
+        if not (out / REPORT_NAME).is_file():
+            raise UserError(f"--out {out} is not empty and holds no earlier conversion ({REPORT_NAME}); "
+                            "refusing to delete anything there, choose an empty folder")
+        for name in ("images", "labels"):
+            shutil.rmtree(out / name, ignore_errors=True)
+        for name in ("data.yaml", REPORT_NAME):
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def assign_splits(samples: list[Sample], val_fraction: float, seed: int) -> None:
+    """Keep an official train/val split; without one, draw a seeded validation split by image."""
+    if not 0.0 < val_fraction < 1.0:
+        raise UserError(f"--val-fraction must be between 0 and 1 (exclusive), got {val_fraction}")
+    if not any(s.split == "val" for s in samples):
+        for sample in samples:
+            sample.split = None  # no official validation images: split the lot
+    pending = sorted((s for s in samples if s.split is None), key=lambda s: str(s.image))
+    random.Random(seed).shuffle(pending)
+    n_val = max(1, round(len(pending) * val_fraction)) if len(pending) > 1 else 0
+    for i, sample in enumerate(pending):
+        sample.split = "val" if i < n_val else "train"
+
+
+def _place_image(image: Path, dst: Path, link: bool) -> None:
+    """Symlink (absolute) or copy the image; the source file is never modified."""
+    if link:
+        os.symlink(image.resolve(), dst)
+    else:
+        shutil.copy2(image, dst)
+
+
+def _write_sample(sample: Sample, classmap: ClassMap, out: Path, task: str, link: bool, report: ConvertReport) -> None:
+    """Check the image, convert its objects, write image and label file; record every skip in ``report``."""
+    try:
+        info = inspect_image(sample.image, decode=True)
+    except ValueError as exc:
+        report.skipped.append((str(sample.image), f"image skipped: {exc}"))
+        return
+    dst = out / "images" / sample.split / sample.image.name
+    if dst.exists() or dst.is_symlink():
+        report.skipped.append((str(sample.image), f"image skipped: another {sample.split} image is named {dst.name}"))
+        return
+    rows = []
+    for obj in sample.objects:
+        cls = classmap.index(obj.label)
+        if cls is None:
+            report.unmapped[obj.label] += 1
+            continue
+        try:
+            values, clipped = yolo_values(obj, info.width, info.height, task)
+        except SkipObject as exc:
+            report.skipped.append((sample.annotation, f"{obj.label}: {exc}"))
+            continue
+        report.clipped += clipped
+        report.instances[sample.split][classmap.names[cls]] += 1
+        rows.append(" ".join([str(cls), *(f"{v:.6f}" for v in values)]))
+    _place_image(sample.image, dst, link)
+    label = out / "labels" / sample.split / f"{dst.stem}.txt"
+    label.write_text("".join(f"{row}\n" for row in rows), encoding="utf-8")
+    report.images[sample.split] += 1
+
+
+def read_source(fmt: str, src: Path, options: ReadOptions) -> Source:
+    """Run the format's reader (``pipeline.datasets.convert_<fmt>.read``)."""
+    if fmt not in FORMATS:
+        raise UserError(f"unknown format {fmt!r}; valid formats: {', '.join(FORMATS)}")
+    if not src.is_dir():
+        raise UserError(f"source folder not found: {src}")
+    return importlib.import_module(f"pipeline.datasets.convert_{fmt}").read(src, options)
+
+
+def convert(fmt: str, src: Path, out: Path, classes: str = "road", val_fraction: float = 0.2, seed: int = 0,
+            link: bool = False, overwrite: bool = False, options: ReadOptions = ReadOptions()) -> ConvertReport:
+    """Convert ``src`` in format ``fmt`` into a YOLO dataset at ``out`` and return the report (also saved there)."""
+    from ultralytics.utils import TQDM
+
+    if options.task not in ("detect", "segment"):
+        raise UserError(f"--task must be detect or segment, got {options.task!r}")
+    source = read_source(fmt, src, options)
+    classmap = resolve_classmap(classes, fmt, source.known_classes,
+                                (o.label for s in source.samples for o in s.objects))
+    assign_splits(source.samples, val_fraction, seed)
+    prepare_out(out, src, overwrite)
+    for split in SPLITS:
+        (out / "images" / split).mkdir(parents=True, exist_ok=True)
+        (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+    report = ConvertReport(out, classmap.names, skipped=list(source.problems), dropped=source.dropped)
+    for sample in TQDM(source.samples, desc=f"convert {fmt}"):
+        _write_sample(sample, classmap, out, options.task, link, report)
+    # No `path:` key: Ultralytics then resolves train/val against this file's folder, wherever it is moved.
+    data = {"train": "images/train", "val": "images/val", "names": dict(enumerate(classmap.names))}
+    (out / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    (out / REPORT_NAME).write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
+    return report

@@ -1,0 +1,91 @@
+"""BDD100K reader: detection boxes (``box2d``) or instance-segmentation polygons (``poly2d``), official split kept.
+
+Expected layout (the official archives unpacked side by side)::
+
+    images/100k/{train,val}/*.jpg                     detection images
+    labels/det_20/det_{train,val}.json                detection labels (2020 Scalabel format), or
+    labels/bdd100k_labels_images_{train,val}.json     detection labels (2018 format)
+    images/10k/{train,val}/*.jpg                      instance-segmentation images
+    labels/ins_seg/polygons/ins_seg_{train,val}.json  instance-segmentation polygons
+
+Both label formats are a list of frames ``{"name": ..., "labels": [{"category", "box2d", "poly2d"}, ...]}``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.datasets.source import ReadOptions, Sample, Source, SourceObject, require_task
+from pipeline.errors import UserError
+
+KNOWN_CLASSES = ("car", "bus", "truck", "person", "rider", "bike", "motor", "traffic light", "traffic sign", "train")
+LABELS = {
+    "detect": ("labels/det_20/det_{split}.json", "labels/bdd100k_labels_images_{split}.json"),
+    "segment": ("labels/ins_seg/polygons/ins_seg_{split}.json",),
+}
+IMAGES = {"detect": "images/100k/{split}", "segment": "images/10k/{split}"}
+
+
+def _polygon(poly2d: list[dict]) -> np.ndarray | None:
+    """One instance polygon from its ``poly2d`` parts (several parts joined as Ultralytics joins COCO's)."""
+    from ultralytics.data.converter import merge_multi_segment
+
+    parts = [np.asarray(p.get("vertices") or [], dtype=np.float64).reshape(-1, 2) for p in poly2d]
+    parts = [p for p in parts if len(p)]
+    if len(parts) > 1:
+        return np.concatenate(merge_multi_segment([p.ravel().tolist() for p in parts]), axis=0)
+    return parts[0] if parts else None
+
+
+def _object(label: dict, task: str) -> SourceObject | None:
+    """The box (detect) or polygon (segment) of one label, None when it has no such geometry."""
+    category = str(label.get("category", ""))
+    if task == "detect":
+        box = label.get("box2d")
+        return None if not box else SourceObject(category, box=tuple(float(box[k]) for k in ("x1", "y1", "x2", "y2")))
+    polygon = _polygon(label.get("poly2d") or [])
+    return None if polygon is None else SourceObject(category, polygon=polygon)
+
+
+def _frames(label_file: Path, split: str, images: Path, task: str, source: Source) -> None:
+    """Add every frame of one label file to ``source``."""
+    try:
+        frames = json.loads(label_file.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise UserError(f"{label_file} is not valid JSON: {exc}") from None
+    if not isinstance(frames, list):
+        raise UserError(f"{label_file} is not a BDD100K label file (expected a list of frames)")
+    for number, frame in enumerate(frames):
+        if not isinstance(frame, dict) or not frame.get("name"):
+            source.problems.append((f"{label_file} frame {number}", "frame skipped: no image name"))
+            continue
+        sample = Sample(images / frame["name"], f"{label_file} [{frame['name']}]", [], split)
+        for label in frame.get("labels") or []:
+            try:
+                obj = _object(label, task)
+            except (KeyError, TypeError, ValueError) as exc:
+                source.problems.append((sample.annotation, f"label skipped: malformed geometry ({exc})"))
+                continue
+            if obj is None:
+                source.dropped[f"no {'box2d' if task == 'detect' else 'poly2d'} (lanes, drivable area)"] += 1
+            else:
+                sample.objects.append(obj)
+        source.samples.append(sample)
+
+
+def read(src: Path, options: ReadOptions) -> Source:
+    """Read a BDD100K folder holding ``images/`` and ``labels/``."""
+    require_task("bdd100k", options.task, ("detect", "segment"))
+    source = Source([], KNOWN_CLASSES)
+    for split in ("train", "val"):
+        candidates = [src / pattern.format(split=split) for pattern in LABELS[options.task]]
+        label_file = next((p for p in candidates if p.is_file()), None)
+        if label_file is not None:
+            _frames(label_file, split, src / IMAGES[options.task].format(split=split), options.task, source)
+    if not source.samples:
+        expected = [pattern.format(split="{train,val}") for pattern in LABELS[options.task]]
+        raise UserError(f"{src} is not a bdd100k layout for --task {options.task}: missing {' or '.join(expected)}")
+    return source

@@ -1,0 +1,52 @@
+"""Cityscapes reader: ``gtFine/{train,val}/<city>/*_gtFine_polygons.json`` + ``leftImg8bit/{train,val}/<city>/``.
+
+Only the instance classes (and their ``*group`` polygons, which a class map may keep) are read: stuff classes such
+as road or sky are dropped as a whole and counted. The official train/val split is kept; the test split has no
+public labels and is not read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.datasets.source import ReadOptions, Sample, Source, SourceObject, require_files, require_paths
+
+KNOWN_CLASSES = ("person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle")
+POLYGON_SUFFIX = "_gtFine_polygons.json"
+
+
+def _sample(json_file: Path, split: str, images: Path, source: Source) -> Sample | None:
+    """Parse one polygon file into a sample with the instance polygons."""
+    try:
+        objects = json.loads(json_file.read_text(encoding="utf-8"))["objects"]
+    except (ValueError, KeyError, TypeError) as exc:
+        source.problems.append((str(json_file), f"annotation skipped: not a Cityscapes polygon file ({exc})"))
+        return None
+    stem = json_file.name.removesuffix(POLYGON_SUFFIX)
+    image = images / split / json_file.parent.name / f"{stem}_leftImg8bit.png"
+    sample = Sample(image, str(json_file), [], split)
+    for i, obj in enumerate(objects):
+        label = str(obj.get("label", ""))
+        if obj.get("deleted") or label.removesuffix("group") not in KNOWN_CLASSES:
+            source.dropped["non-instance classes"] += 1
+            continue
+        polygon = np.asarray(obj.get("polygon") or [], dtype=np.float64).reshape(-1, 2)
+        sample.objects.append(SourceObject(label, polygon=polygon))
+    return sample
+
+
+def read(src: Path, options: ReadOptions) -> Source:
+    """Read a Cityscapes folder holding ``gtFine/`` and ``leftImg8bit/``; polygons for segment, their boxes for detect."""
+    require_paths("cityscapes", src, [src / "gtFine", src / "leftImg8bit"])
+    source = Source([], KNOWN_CLASSES)
+    for split in ("train", "val"):
+        for json_file in sorted((src / "gtFine" / split).glob(f"*/*{POLYGON_SUFFIX}")):
+            sample = _sample(json_file, split, src / "leftImg8bit", source)
+            if sample is not None:
+                source.samples.append(sample)
+    if not source.samples:
+        require_files("cityscapes", src / "gtFine", f"*/*/*{POLYGON_SUFFIX}")  # raises, naming the pattern
+    return source
