@@ -63,6 +63,14 @@ def synth_yaml(tmp_path_factory) -> Path:
     return write_synth_yaml(tmp_path_factory.mktemp("data"))
 
 
+@pytest.fixture(scope="session")
+def synth_data(synth_yaml) -> Path:
+    """The generated synthetic set's resolved YAML, for calling Ultralytics directly."""
+    from pipeline.datasets.resolve import resolve_dataset
+
+    return resolve_dataset(synth_yaml).yaml_path
+
+
 @pytest.fixture
 def write_recipe(tmp_path):
     """Write a recipe dict as YAML in tmp_path and return its path."""
