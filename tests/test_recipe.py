@@ -133,3 +133,15 @@ def test_shipped_recipes_are_valid(capsys, name):
     code, out = run_cli(capsys, str(recipe), "--dry-run", *extra)
     assert code == 0, out
     assert "trainable" in out and "frozen" in out
+
+
+def test_readme_reference_covers_every_schema_key():
+    """The README's recipe reference is checked against the schema, so neither drifts."""
+    from pipeline.recipe import Recipe, Stage
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    reference = readme.split("## Recipe reference", 1)[1].split("\n## ", 1)[0]
+    for key in Recipe.model_fields:
+        assert f"| `{key}` |" in reference, f"README recipe reference lacks `{key}`"
+    for key in Stage.model_fields:
+        assert f"`{key}`" in reference, f"README recipe reference lacks stage key `{key}`"
