@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 
 _DONE = False
 
 
-def network_reachable(timeout_s: float = 1.0) -> bool:
-    """Return True when a DNS lookup of a public host answers within ``timeout_s``."""
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout_s)
-    try:
-        socket.getaddrinfo("one.one.one.one", 443)
-        return True
-    except OSError:
-        return False
-    finally:
-        socket.setdefaulttimeout(previous)
+def network_reachable(timeout_s: float = 2.0) -> bool:
+    """Return True when a DNS lookup of a public host answers within ``timeout_s`` (never hangs longer)."""
+    result: list[bool] = []
+
+    def lookup() -> None:
+        try:
+            socket.getaddrinfo("one.one.one.one", 443)
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    worker = threading.Thread(target=lookup, daemon=True)  # getaddrinfo ignores socket timeouts
+    worker.start()
+    worker.join(timeout_s)
+    return bool(result and result[0])
 
 
 def bootstrap(offline: bool | None = None) -> None:
