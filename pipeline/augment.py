@@ -62,14 +62,15 @@ def parse_presets(text: str, p: float = 0.3) -> AugmentConfig:
 def _build_preset(name: str) -> Any:
     """Return the albumentations transform for one preset, always applied (``p=1``) once chosen.
 
-    Parameters are tuned for dash-cam footage at training resolution (320-1280 px). Ultralytics feeds BGR images;
+    Pixel sizes (drops, flare, blur) are tuned for dash-cam frames at Ultralytics' default 640 px training size,
+    where the transforms run (after mosaic and letterbox). Ultralytics feeds BGR images;
     the presets only add grey/white effects or change brightness, so channel order does not matter.
     """
     import albumentations as A
 
     builders = {
-        "rain": lambda: A.RandomRain(slant_range=(-12, 12), drop_width=1, blur_value=3, brightness_coefficient=0.8,
-                                     rain_type="default", p=1.0),
+        "rain": lambda: A.RandomRain(slant_range=(-12, 12), drop_length=20, drop_width=1, blur_value=3,
+                                     brightness_coefficient=0.8, rain_type="default", p=1.0),
         "fog": lambda: A.Sequential([
             # haze first (washed-out contrast), then RandomFog's soft blobs
             A.RandomBrightnessContrast(brightness_limit=(0.15, 0.3), contrast_limit=(-0.55, -0.4), p=1.0),
@@ -80,7 +81,7 @@ def _build_preset(name: str) -> Any:
             A.RandomGamma(gamma_limit=(120, 160), p=1.0),  # gamma > 1 crushes the shadows, as at night
             A.GaussNoise(std_range=(0.02, 0.05), p=1.0),  # high-ISO sensor noise
         ], p=1.0),
-        "glare": lambda: A.RandomSunFlare(flare_roi=(0.0, 0.0, 1.0, 0.5), src_radius=250,
+        "glare": lambda: A.RandomSunFlare(flare_roi=(0.0, 0.0, 1.0, 0.5), src_radius=200,
                                           num_flare_circles_range=(4, 8), method="physics_based", p=1.0),
         "motion_blur": lambda: A.MotionBlur(blur_limit=(5, 11), allow_shifted=False, p=1.0),
         "snow": lambda: A.Sequential([
@@ -112,17 +113,20 @@ def preview(data_yaml: Path, cfg: AugmentConfig, out: Path, n: int = 12, imgsz: 
     from ultralytics.data.utils import check_det_dataset
     from ultralytics.utils.plotting import plot_images
 
+    from pipeline.datasets.resolve import resolve_dataset  # synthetic sets are generated on demand there
+
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")
     try:
-        data = check_det_dataset(str(data_yaml), autodownload=False)
+        data = check_det_dataset(str(resolve_dataset(data_yaml).yaml_path), autodownload=False)
     except (FileNotFoundError, SyntaxError, TypeError, ValueError) as exc:
         raise UserError(f"{data_yaml}: {exc}") from None
     hyp = get_cfg(overrides={"imgsz": imgsz, "mosaic": 0.0, "augmentations": build_augmentations(cfg)})
     dataset = build_yolo_dataset(hyp, data["train"], batch=n, data=data, mode="train")
+    # the dataset's transforms draw from the global generators; torch's seeds the albumentations pipeline
     random.seed(seed)
     np.random.seed(seed)
-    torch.manual_seed(seed)  # Ultralytics seeds the albumentations pipeline from torch.initial_seed()
+    torch.manual_seed(seed)
     indices = random.Random(seed).sample(range(len(dataset)), min(n, len(dataset)))
     batch = YOLODataset.collate_fn([dataset[i] for i in indices])
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import shared_path
 
 os.environ["YOLO_OFFLINE"] = "1"
 
@@ -17,7 +18,6 @@ from pipeline.datasets.__main__ import main  # noqa: E402
 from pipeline.datasets.check import check_dataset  # noqa: E402
 from pipeline.errors import UserError  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 S = 200  # fixture images are 200x200: a 0.1 box is 20x20 px (small), 0.25 is 50x50 (medium), 0.6 is 120x120 (large)
 
 
@@ -67,7 +67,7 @@ def test_every_planted_problem_is_found(tmp_path):
         "train/coords": "0 1.2 0.5 0.1 0.1\n",
         "train/degenerate": "0 0.5 0.5 0.0 0.1\n",
         "train/odd": "0 0.1 0.1 0.2 0.2 0.3\n",
-        "train/mixed": "0 0.1 0.1 0.2 0.2 0.3 0.3 0.4\n0 0.1 0.1 0.2 0.2\n",
+        "train/mixed": "0 0.1 0.1 0.5 0.1 0.3 0.6\n0 0.1 0.1 0.2 0.2\n",
         "train/text": "car 0.5 0.5 0.1 0.1\n",
         "train/zeroarea": "1 0.1 0.1 0.2 0.2 0.3 0.3\n",
         "train/nolabel": None,
@@ -141,9 +141,7 @@ def test_classify_folder(tmp_path):
     ("gtsrb_mini", "classify", (688, 172), (688, 172)),
 ])
 def test_shared_real_datasets(name, task, images, instances):
-    data = SHARED / name / ("" if task == "classify" else "data.yaml")
-    if not data.exists():
-        pytest.skip(f"shared dataset {name} not present at {SHARED}")
+    data = shared_path(f"data/{name}") / ("" if task == "classify" else "data.yaml")
     report = check_dataset(data, task)
     assert report.ok, report.render()
     assert tuple(report.splits[s].images for s in ("train", "val")) == images

@@ -98,7 +98,7 @@ def test_kitti_report_counts_and_skips(kitti_out):
     assert report["clipped"] == 1
     assert report["dropped"] == {"DontCare": 2} and report["not_in_class_map"] == {"Misc": 1}
     reasons = {(Path(s["file"]).name, s["reason"].split(" (")[0]) for s in report["skipped"]}
-    assert ("000000.txt", "Cyclist: box outside the 200x100 image") in reasons
+    assert ("000000.txt", "Cyclist: outside the 200x100 image") in reasons
     assert ("000000.txt", "Car: degenerate box") in reasons
     assert ("000003.txt:1", "line skipped: expected 15 values") in reasons
     assert ("000002.png", "image skipped: not a readable image") in reasons
@@ -214,14 +214,17 @@ def bdd(tmp_path_factory) -> Path:
     for split, name in (("train", "a.jpg"), ("val", "b.jpg")):
         write_image(src / "images" / "100k" / split / name)
         write_image(src / "images" / "10k" / split / name)
-    box = lambda cat, x1, y1, x2, y2: {"category": cat, "box2d": {"x1": x1, "y1": y1, "x2": x2, "y2": y2}}  # noqa: E731
+    def box(cat: str, x1: float, y1: float, x2: float, y2: float) -> dict:
+        return {"category": cat, "box2d": {"x1": x1, "y1": y1, "x2": x2, "y2": y2}}
+
+    def poly(cat: str, *parts: list) -> dict:
+        return {"category": cat, "poly2d": [{"vertices": p, "types": "L" * len(p), "closed": True} for p in parts]}
+
     write_json(src / "labels" / "det_20" / "det_train.json", [{"name": "a.jpg", "labels": [
         box("car", 10, 20, 50, 60), box("traffic light", 190, -10, 210, 30), box("other vehicle", 1, 1, 5, 5),
         {"category": "lane", "poly2d": [{"vertices": [[0, 0], [10, 10]], "types": "LL", "closed": False}]}]}])
     write_json(src / "labels" / "det_20" / "det_val.json", [{"name": "b.jpg", "labels": [box("person", 0, 0, 20, 50)]},
                                                              {"name": "missing.jpg", "labels": None}])
-    poly = lambda cat, *parts: {"category": cat, "poly2d": [{"vertices": p, "types": "L" * len(p), "closed": True}  # noqa: E731
-                                                             for p in parts]}
     write_json(src / "labels" / "ins_seg" / "polygons" / "ins_seg_train.json", [{"name": "a.jpg", "labels": [
         poly("car", [[10, 20], [50, 20], [30, 60]]), poly("rider", [[0, 0], [4, 0], [4, 4]])]}])
     write_json(src / "labels" / "ins_seg" / "polygons" / "ins_seg_val.json", [{"name": "b.jpg", "labels": [

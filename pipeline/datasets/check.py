@@ -24,6 +24,7 @@ from pipeline.errors import UserError
 TASKS = ("detect", "segment", "classify")
 SPLITS = ("train", "val", "test")
 SMALL, MEDIUM = 32**2, 96**2  # COCO area thresholds in pixels
+EPS = 1e-6  # float noise of label writers (e.g. 1.0000001) is not an error
 
 
 @dataclass
@@ -121,7 +122,7 @@ def _row(parts: list[str], nc: int, task: str) -> tuple[int, np.ndarray, bool]:
     is_box = len(coords) == 4 and task != "segment"  # a segment dataset needs polygons on every row
     if not is_box and len(coords) < 6:
         raise ValueError(f"polygon with fewer than 3 points ({len(coords) // 2})")
-    if coords.min() < 0 or coords.max() > 1:
+    if coords.min() < -EPS or coords.max() > 1 + EPS:
         raise ValueError(f"coordinates out of [0, 1] (min {coords.min():g}, max {coords.max():g})")
     if is_box and (coords[2] <= 0 or coords[3] <= 0):
         raise ValueError(f"degenerate box (width {coords[2]:g}, height {coords[3]:g})")
@@ -130,10 +131,15 @@ def _row(parts: list[str], nc: int, task: str) -> tuple[int, np.ndarray, bool]:
 
 def _check_labels(label: Path, info: ImageInfo, task: str, stats: SplitStats, report: DatasetReport) -> bool:
     """Check one label file, adding to ``stats``; returns True when a box reaches past the image edge."""
-    rows = [line.split() for line in label.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    try:
+        lines = label.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        report.errors.append(f"{label}: unreadable label file ({exc})")
+        return False
+    rows = [(number, line.split()) for number, line in enumerate(lines, start=1) if line.strip()]
     stats.empty += not rows
     kinds, outside = set(), False
-    for number, parts in enumerate(rows, start=1):
+    for number, parts in rows:
         try:
             cls, xy, is_box = _row(parts, len(report.names), task)
         except ValueError as exc:
@@ -142,7 +148,7 @@ def _check_labels(label: Path, info: ImageInfo, task: str, stats: SplitStats, re
         pixels = xy * (info.width, info.height)
         if is_box:
             (cx, cy), (w, h) = xy
-            outside |= min(cx - w / 2, cy - h / 2) < -1e-6 or max(cx + w / 2, cy + h / 2) > 1 + 1e-6
+            outside |= min(cx - w / 2, cy - h / 2) < -EPS or max(cx + w / 2, cy + h / 2) > 1 + EPS
             area = pixels[1, 0] * pixels[1, 1]
         else:
             area = cv2.contourArea(pixels.astype(np.float32))

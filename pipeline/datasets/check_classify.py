@@ -56,9 +56,10 @@ def check_classify(root: Path) -> DatasetReport:
     if (root / "test").is_dir():
         _check_split("test", root / "test", report, digests)
     add_duplicate_warnings(report, digests)
-    counts = [report.splits["train"].instances[i] for i in report.names]
-    if min(counts) and max(counts) > IMBALANCE_RATIO * min(counts):
-        largest, smallest = classes[counts.index(max(counts))], classes[counts.index(min(counts))]
-        report.warnings.append(f"train: class imbalance, {largest} has {max(counts)} images, "
-                               f"{smallest} only {min(counts)} (ratio above {IMBALANCE_RATIO})")
+    train = report.splits["train"].instances
+    counts = sorted((train[i], name) for i, name in report.names.items() if train[i])  # empty: already an error
+    if counts and counts[-1][0] > IMBALANCE_RATIO * counts[0][0]:
+        (few, smallest), (many, largest) = counts[0], counts[-1]
+        report.warnings.append(f"train: class imbalance, {largest} has {many} images, {smallest} only {few} "
+                               f"(ratio above {IMBALANCE_RATIO})")
     return report

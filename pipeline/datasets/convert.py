@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from pipeline.datasets.classmap import ClassMap, resolve_classmap
-from pipeline.datasets.images import inspect_image
+from pipeline.datasets.images import ImageInfo, inspect_image
 from pipeline.datasets.source import ReadOptions, Sample, SkipObject, Source, yolo_values
 from pipeline.errors import UserError
 
@@ -51,8 +51,8 @@ class ConvertReport:
 
     def to_dict(self) -> dict:
         """JSON-ready summary (written to ``convert_report.json``)."""
-        return {"names": list(self.names), "counts": self.table().to_dict(orient="index"), "clipped": self.clipped,
-                "dropped": dict(self.dropped), "not_in_class_map": dict(self.unmapped),
+        return {"complete": True, "names": list(self.names), "counts": self.table().to_dict(orient="index"),
+                "clipped": self.clipped, "dropped": dict(self.dropped), "not_in_class_map": dict(self.unmapped),
                 "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}
 
     def render(self, limit: int = 20) -> str:
@@ -88,12 +88,12 @@ def prepare_out(out: Path, src: Path, overwrite: bool) -> None:
         for name in ("data.yaml", REPORT_NAME):
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
+    # mark the folder as ours at once, so an interrupted conversion can be replaced with --overwrite
+    (out / REPORT_NAME).write_text('{"complete": false}\n')
 
 
 def assign_splits(samples: list[Sample], val_fraction: float, seed: int) -> None:
     """Keep an official train/val split; without one, draw a seeded validation split by image."""
-    if not 0.0 < val_fraction < 1.0:
-        raise UserError(f"--val-fraction must be between 0 and 1 (exclusive), got {val_fraction}")
     if not any(s.split == "val" for s in samples):
         for sample in samples:
             sample.split = None  # no official validation images: split the lot
@@ -112,16 +112,26 @@ def _place_image(image: Path, dst: Path, link: bool) -> None:
         shutil.copy2(image, dst)
 
 
-def _write_sample(sample: Sample, classmap: ClassMap, out: Path, task: str, link: bool, report: ConvertReport) -> None:
-    """Check the image, convert its objects, write image and label file; record every skip in ``report``."""
-    try:
-        info = inspect_image(sample.image, decode=True)
-    except ValueError as exc:
-        report.skipped.append((str(sample.image), f"image skipped: {exc}"))
-        return
+def _readable(samples: list[Sample], report: ConvertReport) -> list[tuple[Sample, ImageInfo]]:
+    """Decode every image once (before splitting, so no split ends up with only broken images); report the rest."""
+    from ultralytics.utils import TQDM
+
+    readable = []
+    for sample in TQDM(samples, desc="read images"):
+        try:
+            readable.append((sample, inspect_image(sample.image, decode=True)))
+        except ValueError as exc:
+            report.skipped.append((str(sample.image), f"image skipped: {exc}"))
+    return readable
+
+
+def _write_sample(sample: Sample, info: ImageInfo, classmap: ClassMap, out: Path, task: str, link: bool,
+                  report: ConvertReport) -> None:
+    """Convert the objects of one image, place the image and write its label file; record every skip."""
     dst = out / "images" / sample.split / sample.image.name
-    if dst.exists() or dst.is_symlink():
-        report.skipped.append((str(sample.image), f"image skipped: another {sample.split} image is named {dst.name}"))
+    label = out / "labels" / sample.split / f"{dst.stem}.txt"
+    if label.exists():  # labels are matched to images by stem: a.jpg and a.png cannot share a split
+        report.skipped.append((str(sample.image), f"image skipped: another {sample.split} image is named {dst.stem}.*"))
         return
     rows = []
     for obj in sample.objects:
@@ -138,7 +148,6 @@ def _write_sample(sample: Sample, classmap: ClassMap, out: Path, task: str, link
         report.instances[sample.split][classmap.names[cls]] += 1
         rows.append(" ".join([str(cls), *(f"{v:.6f}" for v in values)]))
     _place_image(sample.image, dst, link)
-    label = out / "labels" / sample.split / f"{dst.stem}.txt"
     label.write_text("".join(f"{row}\n" for row in rows), encoding="utf-8")
     report.images[sample.split] += 1
 
@@ -159,17 +168,20 @@ def convert(fmt: str, src: Path, out: Path, classes: str = "road", val_fraction:
 
     if options.task not in ("detect", "segment"):
         raise UserError(f"--task must be detect or segment, got {options.task!r}")
+    if not 0.0 < val_fraction < 1.0:
+        raise UserError(f"--val-fraction must be between 0 and 1 (exclusive), got {val_fraction}")
     source = read_source(fmt, src, options)
     classmap = resolve_classmap(classes, fmt, source.known_classes,
                                 (o.label for s in source.samples for o in s.objects))
-    assign_splits(source.samples, val_fraction, seed)
     prepare_out(out, src, overwrite)
+    report = ConvertReport(out, classmap.names, skipped=list(source.problems), dropped=source.dropped)
+    readable = _readable(source.samples, report)
+    assign_splits([sample for sample, _ in readable], val_fraction, seed)
     for split in SPLITS:
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
         (out / "labels" / split).mkdir(parents=True, exist_ok=True)
-    report = ConvertReport(out, classmap.names, skipped=list(source.problems), dropped=source.dropped)
-    for sample in TQDM(source.samples, desc=f"convert {fmt}"):
-        _write_sample(sample, classmap, out, options.task, link, report)
+    for sample, info in TQDM(readable, desc=f"write {fmt}"):
+        _write_sample(sample, info, classmap, out, options.task, link, report)
     # No `path:` key: Ultralytics then resolves train/val against this file's folder, wherever it is moved.
     data = {"train": "images/train", "val": "images/val", "names": dict(enumerate(classmap.names))}
     (out / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")

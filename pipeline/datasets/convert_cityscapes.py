@@ -39,7 +39,7 @@ def _sample(json_file: Path, split: str, images: Path, source: Source) -> Sample
 
 
 def read(src: Path, options: ReadOptions) -> Source:
-    """Read a Cityscapes folder holding ``gtFine/`` and ``leftImg8bit/``; polygons for segment, their boxes for detect."""
+    """Read a Cityscapes folder (``gtFine/`` + ``leftImg8bit/``): polygons for segment, their boxes for detect."""
     require_paths("cityscapes", src, [src / "gtFine", src / "leftImg8bit"])
     source = Source([], KNOWN_CLASSES)
     for split in ("train", "val"):

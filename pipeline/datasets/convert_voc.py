@@ -56,7 +56,8 @@ def _official_split(src: Path) -> dict[str, str]:
     split = {}
     for name in ("train", "val"):
         if (lists / f"{name}.txt").is_file():
-            split |= {line.split()[0]: name for line in (lists / f"{name}.txt").read_text().splitlines() if line.strip()}
+            ids = (line.split()[0] for line in (lists / f"{name}.txt").read_text().splitlines() if line.strip())
+            split |= dict.fromkeys(ids, name)
     return split
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,17 @@ def is_image(path: Path) -> bool:
     return path.suffix[1:].lower() in IMG_FORMATS
 
 
+def _opener(path: Path) -> Callable[..., Image.Image]:
+    """PIL's own ``Image.open`` for all but HEIF files.
+
+    Ultralytics 8.4.190 (``ultralytics/utils/patches.py``) replaces ``Image.open`` with a version that pip-installs
+    pi-heif whenever a file is not identified; a corrupt JPEG must be reported, not trigger an install.
+    """
+    from ultralytics.utils import patches
+
+    return Image.open if path.suffix.lower() in {".heic", ".heif"} else getattr(patches, "_image_open", Image.open)
+
+
 def inspect_image(path: Path, decode: bool) -> ImageInfo:
     """Read one image file; raise ``ValueError`` with the reason when it cannot be used.
 
@@ -39,14 +51,17 @@ def inspect_image(path: Path, decode: bool) -> ImageInfo:
         data = path.read_bytes()
     except OSError as exc:
         raise ValueError(f"cannot read file ({exc.strerror or exc})") from None
+    opener = _opener(path)
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with opener(io.BytesIO(data)) as im:
             im.verify()
-        with Image.open(io.BytesIO(data)) as im:  # verify() leaves the image unusable: reopen for size and pixels
+        with opener(io.BytesIO(data)) as im:  # verify() leaves the image unusable: reopen for size and pixels
             if decode:
                 im.load()
             width, height = exif_size(im)
             fmt = (im.format or "").lower()
+    except Image.UnidentifiedImageError:
+        raise ValueError("not a readable image (unknown format or corrupt header)") from None
     except Exception as exc:  # PIL raises many types (OSError, SyntaxError, ValueError...) for broken files
         raise ValueError(f"not a readable image ({exc})") from None
     if width < 1 or height < 1:

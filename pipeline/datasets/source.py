@@ -81,18 +81,24 @@ def _clip_box(box: tuple[float, float, float, float], width: int, height: int) -
         raise SkipObject(f"degenerate box ({x1:g}, {y1:g}, {x2:g}, {y2:g})")
     clipped = (min(max(x1, 0.0), width), min(max(y1, 0.0), height), min(max(x2, 0.0), width), min(max(y2, 0.0), height))
     if not (clipped[2] > clipped[0] and clipped[3] > clipped[1]):
-        raise SkipObject(f"box outside the {width}x{height} image ({x1:g}, {y1:g}, {x2:g}, {y2:g})")
+        raise SkipObject(f"outside the {width}x{height} image ({x1:g}, {y1:g}, {x2:g}, {y2:g})")
     return clipped, clipped != (x1, y1, x2, y2)
+
+
+def _polygon_bounds(polygon: np.ndarray) -> tuple[float, float, float, float]:
+    """The box around a polygon; SkipObject when it has fewer than 3 points."""
+    if len(polygon) < 3:
+        raise SkipObject(f"polygon with fewer than 3 points ({len(polygon)})")
+    (x1, y1), (x2, y2) = polygon.min(axis=0), polygon.max(axis=0)
+    return float(x1), float(y1), float(x2), float(y2)
 
 
 def _polygon_row(polygon: np.ndarray, width: int, height: int) -> tuple[list[float], bool]:
     """Normalised polygon vertices, clipped to the image like Ultralytics clips segments (vertex by vertex)."""
-    if len(polygon) < 3:
-        raise SkipObject(f"polygon with fewer than 3 points ({len(polygon)})")
+    bounds = _polygon_bounds(polygon)
     if cv2.contourArea(polygon.astype(np.float32)) <= 0:
         raise SkipObject("zero-area polygon")
-    xs, ys = polygon[:, 0], polygon[:, 1]
-    _clip_box((xs.min(), ys.min(), xs.max(), ys.max()), width, height)  # raises when wholly outside
+    _clip_box(bounds, width, height)  # raises when wholly outside
     inside = np.clip(polygon, 0, (width, height))
     if cv2.contourArea(inside.astype(np.float32)) <= 0:
         raise SkipObject(f"polygon outside the {width}x{height} image")
@@ -105,12 +111,7 @@ def yolo_values(obj: SourceObject, width: int, height: int, task: str) -> tuple[
     Detection uses the box, or the polygon's bounds; segmentation uses the polygon, or the box's corners.
     """
     if task == "detect":
-        box = obj.box
-        if box is None:
-            if len(obj.polygon) < 3:
-                raise SkipObject(f"polygon with fewer than 3 points ({len(obj.polygon)})")
-            xs, ys = obj.polygon[:, 0], obj.polygon[:, 1]
-            box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+        box = obj.box if obj.box is not None else _polygon_bounds(obj.polygon)
         (x1, y1, x2, y2), clipped = _clip_box(box, width, height)
         return [(x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height], clipped
     polygon = obj.polygon
