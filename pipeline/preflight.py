@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import logging
+
 from torch import nn
 
 from pipeline.datasets.resolve import Dataset, has_segment_labels, resolve_dataset
@@ -14,6 +16,8 @@ from pipeline.freeze import FreezePlan, freeze_plan, resolve_freeze
 from pipeline.models import Transfer, build_model, model_task, read_state_dict, resolve_model_file, transfer_weights
 from pipeline.recipe import Recipe
 from pipeline.stages import plan_stages
+
+LOG = logging.getLogger("roadtune")
 
 
 @dataclass
@@ -61,8 +65,23 @@ def _load_transfer(path: Path, model: nn.Module) -> Transfer:
 def _task_problem(recipe: Recipe, model: nn.Module, source: str) -> str | None:
     found = model_task(model)
     if found != recipe.task:
+        suffix = {"segment": "-seg", "classify": "-cls"}.get(recipe.task, "")
         return (f"model: {Path(source).name} is a {found} model but task is {recipe.task} "
-                f"(set task: {found}, or use a {recipe.task} model, e.g. yolov8n{'-seg' if recipe.task == 'segment' else ''}.pt)")
+                f"(set task: {found}, or use a {recipe.task} model, e.g. yolov8n{suffix}.pt)")
+    return None
+
+
+def _data_problem(recipe: Recipe, dataset: Dataset, data_path: Path) -> str | None:
+    """The dataset cannot feed the task: classify needs an image-folder root, segment needs polygon labels."""
+    if recipe.task == "classify" and not dataset.image_folder:
+        return (f"data: task classify reads an image-folder root (train/<class>/*, val/<class>/*), not the dataset "
+                f"YAML {data_path.name} (give the folder, or use task: detect)")
+    if recipe.task != "classify" and dataset.image_folder:
+        return (f"data: {data_path.name} is an image-folder classification dataset; task {recipe.task} needs a "
+                "dataset YAML (use task: classify with a -cls model)")
+    if recipe.task == "segment" and not has_segment_labels(dataset):
+        return (f"data: {data_path.name} has no polygon labels (class x1 y1 x2 y2 x3 y3 ...) in its train "
+                "split, which task: segment needs (use task: detect, or a dataset with instance polygons)")
     return None
 
 
@@ -76,6 +95,16 @@ def _freeze_plans(recipe: Recipe, model: nn.Module, problems: list[str]) -> dict
         if plan is not None:
             plans[stage.name] = plan
     return plans
+
+
+def dataset_check_problems(data_path: Path, task: str) -> list[str]:
+    """The dataset check (pipeline.datasets check) as problem lines: errors stop the run, warnings are shown."""
+    from pipeline.datasets.check import check_dataset
+
+    report = check_dataset(data_path, task)
+    for warning in report.warnings:
+        LOG.warning(f"data: {warning}")
+    return [f"data: {error}" for error in report.errors]
 
 
 def prepare(recipe: Recipe, base: Path) -> Prepared:
@@ -96,9 +125,10 @@ def prepare(recipe: Recipe, base: Path) -> Prepared:
         if weights_path:
             transfer = _collect(problems, "weights", _load_transfer, weights_path, model)
         plans = _freeze_plans(recipe, model, problems)
-    if dataset and recipe.task == "segment" and not has_segment_labels(dataset):
-        problems.append(f"data: {data_path.name} has no polygon labels (class x1 y1 x2 y2 x3 y3 ...) in its train "
-                        "split, which task: segment needs (use task: detect, or a dataset with instance polygons)")
+    data_problem = _data_problem(recipe, dataset, data_path) if dataset else None
+    problems += [data_problem] if data_problem else []
+    if dataset and not problems:
+        problems += dataset_check_problems(data_path, recipe.task)
     if problems:
         raise UserError(f"invalid recipe {recipe.name} ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
     return Prepared(recipe, source, data_path, dataset, model, plans, transfer, weights_path)

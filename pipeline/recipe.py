@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pipeline.augment import AugmentConfig
 from pipeline.errors import UserError
 
 FreezeName = Literal["none", "backbone", "all-but-head"]
@@ -61,14 +62,14 @@ class Recipe(Strict):
     """A whole experiment. See README "Recipe reference" for every key."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="run folder name: runs/<name>/<timestamp>")
-    task: Literal["detect", "segment"] = Field(description="detect or segment")
+    task: Literal["detect", "segment", "classify"] = Field(description="detect, segment or classify")
     model: str = Field(description="checkpoint (.pt name or path) or architecture (.yaml)")
-    data: str = Field(description="dataset YAML, relative to the recipe's folder")
+    data: str = Field(description="dataset YAML (classify: image-folder root), relative to the recipe's folder")
     weights: str | None = Field(None, description="initialise `model` from this checkpoint or state dict")
     freeze: FreezeSpec = Field("none", description="int N (layers 0..N-1), list of indices, or a named part")
     train: dict[str, Any] = Field(default_factory=dict, description="any Ultralytics train argument")
     stages: list[Stage] | None = Field(None, description="schedule; default: one stage named train")
-    augment: dict[str, Any] | None = Field(None, description="road-condition augmentation presets")
+    augment: AugmentConfig | None = Field(None, description="road-condition augmentation presets")
     distill: dict[str, Any] | None = Field(None, description="distillation from a teacher")
     sweep: dict[str, Any] | None = Field(None, description="grid over recipe keys")
     video: dict[str, Any] | None = Field(None, description="run the video demo on the final weights")

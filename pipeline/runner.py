@@ -22,7 +22,8 @@ import yaml
 from pipeline import __version__
 from pipeline.models import save_checkpoint
 from pipeline.preflight import Prepared
-from pipeline.metrics import read_epochs, timing_summary
+from pipeline.augment import build_augmentations
+from pipeline.metrics import headline, read_epochs, timing_summary
 from pipeline.stages import StageRun, learning_rate_args, plan_stages, run_stage
 
 LOG = logging.getLogger("roadtune")
@@ -96,13 +97,14 @@ def stage_runs(prepared: Prepared, run_dir: Path) -> list[StageRun]:
     recipe = prepared.recipe
     stages = plan_stages(recipe.stages, recipe.train.get("epochs", 100))
     start = str(run_dir / "init.pt") if prepared.transfer else prepared.model_source
+    extra = {"augmentations": build_augmentations(recipe.augment)} if recipe.augment else {}
     runs = []
     for stage in stages:
         frozen = prepared.plans[stage.name].frozen_layers
         args = {**recipe.train, **stage.train, "epochs": stage.epochs,
                 **learning_rate_args(recipe.train, stage, stages, len(prepared.dataset.names)),
                 "data": str(prepared.dataset.yaml_path), "project": str(run_dir / "stages"), "name": stage.name,
-                "exist_ok": True, "freeze": frozen or None}
+                "exist_ok": True, "freeze": frozen or None, **extra}
         spec = recipe.freeze if stage.freeze is None else stage.freeze
         runs.append(StageRun(stage, spec, run_dir / "stages" / stage.name, start, frozen, args))
         start = str(runs[-1].last)
@@ -124,7 +126,7 @@ def execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
         totals = timing_summary([e for sr in runs for e in read_epochs(sr.epochs_log)])
         metrics = final_metrics(prepared, summaries, totals)
         (run_dir / METRICS).write_text(json.dumps(metrics, indent=2))
-        LOG.info(f"run finished: {run_dir} (map50_95 {metrics['map50_95']})")
+        LOG.info(f"run finished: {run_dir} ({headline(metrics)})")
         return metrics
     finally:
         for name in ("roadtune", "ultralytics"):
@@ -136,7 +138,8 @@ def final_metrics(prepared: Prepared, summaries: list[dict[str, Any]], totals: d
     """metrics.json: the final model's validation figures, totals over stages, parameter counts, per-stage figures."""
     last = summaries[-1]
     plan = prepared.plans[last["name"]]
-    metrics = {k: last[k] for k in ("map50", "map50_95", "mask_map50", "mask_map50_95") if k in last}
+    accuracy = ("top1", "top5", "map50", "map50_95", "mask_map50", "mask_map50_95")  # classify: top1/top5 only
+    metrics = {k: last[k] for k in accuracy if k in last}
     metrics.update({
         "precision": last["precision"], "recall": last["recall"], "per_class": last["per_class"], **totals,
         "inference_ms_per_image": last["inference_ms_per_image"],
