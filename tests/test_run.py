@@ -166,3 +166,12 @@ def test_coco_weights_transfer_into_yolov5nu_on_kitti(tmp_path, tiny_train, writ
     assert torch.equal(init["model.0.conv.weight"].half(), coco["model.0.conv.weight"].half())
     assert torch.equal(final["model.9.cv2.conv.weight"], init["model.9.cv2.conv.weight"])
     assert "freshly initialised layers: [24]" in (run_dir / "log.txt").read_text()
+
+
+def test_augment_presets_reach_the_trainer(tmp_path, synth_yaml, tiny_train, write_recipe):
+    recipe = write_recipe({"name": "aug", "task": "detect", "model": "yolov8n.yaml", "data": str(synth_yaml),
+                           "augment": {"presets": ["fog", "night"], "p": 1.0}, "train": tiny_train})
+    run_dir = run_recipe(recipe, tmp_path / "runs")
+    args = (run_dir / "stages/train/args.yaml").read_text()
+    assert "RandomFog" in args and "OneOf" in args, args[:500]
+    assert yaml.safe_load((run_dir / "recipe.yaml").read_text())["augment"] == {"presets": ["fog", "night"], "p": 1.0}
