@@ -100,6 +100,22 @@ def _train(stage_run: StageRun, trainer_class: type | None) -> Any:
     return model.trainer
 
 
+def _validator_of(trainer: Any, stage_run: StageRun) -> Any:
+    """The validator that evaluated best.pt. Under DDP (Ultralytics 8.4.190) training runs in worker processes and
+    the parent's trainer has none, so best.pt is validated here, with the same data and image size.
+    """
+    if getattr(trainer, "validator", None) is not None:
+        return trainer.validator
+    from ultralytics import YOLO
+
+    model, captured = YOLO(str(stage_run.best)), []
+    model.add_callback("on_val_end", captured.append)
+    args = stage_run.train_args
+    batch = args.get("batch", 16) if isinstance(args.get("batch", 16), int) and args.get("batch", 16) > 0 else 16
+    model.val(data=args["data"], imgsz=args.get("imgsz", 640), batch=batch, plots=False, device=args.get("device"))
+    return captured[-1]
+
+
 def run_stage(stage_run: StageRun, names: dict[int, str], trainer_class: type | None = None) -> dict:
     """Train one stage (resuming from its last.pt if interrupted) and write its summary.json."""
     if stage_run.done():
@@ -115,7 +131,7 @@ def run_stage(stage_run: StageRun, names: dict[int, str], trainer_class: type | 
         "lr0": trainer.args.lr0,
         "optimizer": trainer.args.optimizer,
         **timing_summary(read_epochs(stage_run.epochs_log)),
-        **validation_summary(trainer.validator, names),
+        **validation_summary(_validator_of(trainer, stage_run), names),
     }
     stage_run.summary_path.write_text(json.dumps(summary, indent=2))
     return summary
