@@ -93,9 +93,41 @@ def timing_summary(epochs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def headline(metrics: dict[str, Any]) -> str:
+    """The accuracy figures a run prints when it ends: top-1/top-5 for classify, mAP50 and mAP50-95 otherwise."""
+    keys = ("top1", "top5") if "top1" in metrics else ("map50", "map50_95")
+    return "  ".join(f"{k} {metrics[k]}" for k in keys)
+
+
+def classification_summary(validator: Any, names: dict[int, str]) -> dict[str, Any]:
+    """top-1/top-5 accuracy, macro precision and recall over the classes in val, per-class top-1 accuracy (recall)
+    and inference time, from Ultralytics' classification validator and its confusion matrix.
+    """
+    import numpy as np
+
+    # [predicted, true] counts, as Ultralytics 8.4.190 (ConfusionMatrix.process_cls_preds) fills it
+    matrix = np.asarray(validator.confusion_matrix.matrix, dtype=float)
+    hits, true, predicted = np.diag(matrix), matrix.sum(0), matrix.sum(1)
+    present = true > 0  # classes absent from val have no accuracy: null, as detection reports them
+    recall = np.divide(hits, true, out=np.zeros_like(hits), where=present)
+    precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
+    return {
+        "top1": round(float(validator.metrics.top1), 5),
+        "top5": round(float(validator.metrics.top5), 5),
+        "precision": round(float(precision[present].mean()), 5) if present.any() else 0.0,
+        "recall": round(float(recall[present].mean()), 5) if present.any() else 0.0,
+        "per_class": {name: (round(float(recall[i]), 5) if present[i] else None) for i, name in names.items()},
+        "inference_ms_per_image": round(float(validator.speed.get("inference", 0.0)), 3),
+    }
+
+
 def validation_summary(validator: Any, names: dict[int, str]) -> dict[str, Any]:
-    """mAP, precision, recall, per-class mAP50-95 and inference time from an Ultralytics validator after a run."""
+    """mAP, precision, recall, per-class mAP50-95 and inference time from an Ultralytics validator after a run
+    (top-1/top-5 in place of mAP for a classifier, see :func:`classification_summary`).
+    """
     metrics = validator.metrics
+    if not hasattr(metrics, "box"):
+        return classification_summary(validator, names)
     box = metrics.box
     summary: dict[str, Any] = {
         "map50": round(float(box.map50), 5),

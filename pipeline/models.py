@@ -146,6 +146,8 @@ def save_checkpoint(model: nn.Module, path: Path, names: dict[int, str] | None =
     if names is not None:
         model.names = names
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": model.half(), "train_args": {}, "version": __version__, "date": None}, path)
+    # Ultralytics 8.4.190 load_checkpoint takes the task from train_args (default: detect) before the model's head
+    train_args = {"task": model_task(model)}
+    torch.save({"model": model.half(), "train_args": train_args, "version": __version__, "date": None}, path)
     model.float()
     return path

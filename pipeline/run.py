@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -73,7 +72,9 @@ def resume(run_dir: Path) -> int:
         return 0
     recipe, base = load_recipe(run_dir / "recipe.yaml")
     metrics = execute(prepare(recipe, base), run_dir)
-    print(f"run folder: {run_dir}\nmetrics: {json.dumps({k: metrics[k] for k in ('map50', 'map50_95')})}")
+    from pipeline.metrics import headline
+
+    print(f"run folder: {run_dir}\nmetrics: {headline(metrics)}")
     return 0
 
 
@@ -101,7 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"run folder: {run_dir}")
     metrics = start_run(prepared, run_dir)
-    print(f"run folder: {run_dir}\nmap50 {metrics['map50']}  map50_95 {metrics['map50_95']}  "
+    from pipeline.metrics import headline
+
+    print(f"run folder: {run_dir}\n{headline(metrics)}  "
           f"trainable params {metrics['params_trainable']:,}  time {metrics['train_time_s']} s")
     return 0
 

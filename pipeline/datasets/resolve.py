@@ -12,6 +12,9 @@ from pipeline.datasets.synth import NAMES as SYNTH_NAMES
 from pipeline.datasets.synth import SynthSpec, ensure_synth
 from pipeline.errors import UserError
 
+CLASS_NAMES_FILE = "classes.yaml"  # readable names of an image-folder dataset's class folders (gtsrb_mini, gtsrb)
+VAL_NAMES = ("val", "validation", "valid")  # Ultralytics' check_cls_dataset looks for these, in this order
+
 
 @dataclass
 class Dataset:
@@ -21,6 +24,7 @@ class Dataset:
     root: Path
     names: dict[int, str]
     config: dict[str, Any]
+    image_folder: bool = False  # a classification root (train/<class>/*): `yaml_path` is that folder itself
 
     def split_dirs(self, split: str) -> list[Path]:
         """Image folders of a split (train/val), absolute."""
@@ -45,10 +49,43 @@ def read_dataset_yaml(path: Path) -> dict[str, Any]:
     return config
 
 
-def resolve_dataset(path: Path) -> Dataset:
-    """Resolve a dataset YAML. A `roadtune_synth` section is generated (once, cached) and a resolved YAML with an
-    absolute `path:` is written beside the generated data, so Ultralytics reads it from any folder.
+def _readable_names(path: Path, folders: dict[int, str]) -> dict[int, str]:
+    """Readable class names from a classes.yaml (`names`: index -> name, index = position of the sorted folder)."""
+    try:
+        names = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("names")
+    except (yaml.YAMLError, AttributeError) as exc:
+        raise UserError(f"malformed class names file {path}: {exc}") from None
+    names = dict(enumerate(names)) if isinstance(names, list) else names
+    keys = [str(k) for k in names] if isinstance(names, dict) else []
+    if sorted(int(k) for k in keys if k.isdigit()) != list(folders):
+        raise UserError(f"{path}: `names` must give a name to each of the {len(folders)} class folders "
+                        f"(indices 0..{len(folders) - 1}, in sorted folder order)")
+    return {int(k): str(v) for k, v in sorted(names.items(), key=lambda kv: int(kv[0]))}
+
+
+def resolve_image_folder(root: Path) -> Dataset:
+    """An image-folder classification dataset (train/<class>/*, val/<class>/*). Classes are the sorted train folder
+    names, as Ultralytics reads them, shown by their readable names when a `classes.yaml` lies beside them.
     """
+    train = root / "train"
+    folders = sorted(d.name for d in train.iterdir() if d.is_dir()) if train.is_dir() else []
+    if not folders:
+        raise UserError(f"{root}: an image-folder dataset needs train/<class>/ folders of images (and val/<class>/)")
+    names = dict(enumerate(folders))
+    if (root / CLASS_NAMES_FILE).is_file():
+        names = _readable_names(root / CLASS_NAMES_FILE, names)
+    val = next((n for n in VAL_NAMES if (root / n).is_dir()), None)
+    config = {"train": "train", "val": val, "names": names}
+    return Dataset(root.resolve(), root.resolve(), names, config, image_folder=True)
+
+
+def resolve_dataset(path: Path) -> Dataset:
+    """Resolve a dataset YAML, or an image-folder root for classify. A `roadtune_synth` section is generated (once,
+    cached) and a resolved YAML with an absolute `path:` is written beside the generated data, so Ultralytics reads
+    it from any folder.
+    """
+    if path.is_dir():
+        return resolve_image_folder(path)
     config = read_dataset_yaml(path)
     names = config["names"]
     names = dict(enumerate(names)) if isinstance(names, list) else {int(k): str(v) for k, v in names.items()}
