@@ -24,6 +24,7 @@ os.environ["YOLO_OFFLINE"] = "1"
 from conftest import shared_path  # noqa: E402
 from ultralytics.nn.tasks import load_checkpoint  # noqa: E402
 
+from pipeline.datasets.__main__ import main as datasets_main  # noqa: E402
 from pipeline.datasets.convert_gtsrb import convert_gtsrb  # noqa: E402
 from pipeline.datasets.resolve import resolve_dataset  # noqa: E402
 from pipeline.distill_cls import (  # noqa: E402
@@ -219,10 +220,11 @@ def split_tracks(out: Path, split: str) -> set[tuple[str, str]]:
     return {(p.parent.name, p.stem.split("_")[1]) for p in (out / split).glob("*/*.png")}
 
 
-def test_gtsrb_official_crops_to_roi_and_splits_by_track(tmp_path, gtsrb_official):
+def test_gtsrb_official_crops_to_roi_and_splits_by_track(tmp_path, gtsrb_official, capsys):
     out = tmp_path / "signs"
-    report = convert_gtsrb(gtsrb_official, out, val_fraction=0.2, seed=3, crop_roi=True)
-    assert [Path(f).name for f, _ in report.skipped] == ["00009_00000.ppm"]
+    argv = ["convert", "gtsrb", str(gtsrb_official), "--out", str(out), "--crop-roi", "--val-fraction", "0.2"]
+    assert datasets_main(argv) == 0
+    assert "00009_00000.ppm: listed in the CSV but missing" in capsys.readouterr().out
     train, val = split_tracks(out, "train"), split_tracks(out, "val")
     assert not train & val, "a track landed in both splits"
     assert len(train) == 12 and len(val) == 3  # per class: 5 tracks, 20% -> 1 val track
@@ -238,6 +240,8 @@ def test_gtsrb_official_crops_to_roi_and_splits_by_track(tmp_path, gtsrb_officia
     assert dataset.names == {0: "Speed limit (20km/h)", 1: "Speed limit (30km/h)", 2: "Speed limit (50km/h)"}
     counts = json.loads((out / "convert_report.json").read_text())["counts"]
     assert counts["Speed limit (30km/h)"] == {"train images": 12, "train tracks": 4, "val images": 3, "val tracks": 1}
+    assert datasets_main(["check", str(out)]) == 0  # the dataset check reads it as a clean classify set
+    assert capsys.readouterr().out.rstrip().endswith("OK")
 
 
 def test_gtsrb_kaggle_layout_keeps_pixels_and_refuses_overwrite(tmp_path):

@@ -2,6 +2,8 @@
 
     convert FORMAT SRC --out DST [--classes road|all|FILE.yaml] [--val-fraction 0.2] [--seed 0] [--link]
             [--overwrite] [--task detect|segment] [--keep-difficult]
+    convert gtsrb SRC --out DST [--crop-roi] [--classes road|all|FILE.yaml] [--val-fraction 0.2] [--seed 0]
+            (classify image folders, split by sign track)
     check DATA [--task auto|detect|segment|classify] [--json FILE]     exit 0 clean, 1 errors, 2 bad input
     preview DATA_YAML --augment rain,night --out grid.jpg [--n 12] [--p 1.0] [--imgsz 640] [--seed 0]
 """
@@ -27,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
                                      description="Bring road datasets in, check them, preview augmentations.")
     sub = parser.add_subparsers(dest="command", required=True)
     conv = sub.add_parser("convert", help="convert a KITTI/BDD100K/Cityscapes/VOC/COCO folder to YOLO format")
-    conv.add_argument("format", choices=FORMATS)
+    conv.add_argument("format", choices=(*FORMATS, "gtsrb"), help="gtsrb: traffic signs into classify image folders")
     conv.add_argument("src", type=Path, help="the dataset folder as downloaded")
     conv.add_argument("--out", type=Path, required=True, help="new YOLO dataset folder (empty or absent)")
     conv.add_argument("--classes", default="road", help="road (shipped class map), all, or a class map .yaml")
@@ -37,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("--overwrite", action="store_true", help="replace an earlier conversion in --out")
     conv.add_argument("--task", choices=("detect", "segment"), default="detect", help="boxes or instance polygons")
     conv.add_argument("--keep-difficult", action="store_true", help="VOC: keep objects marked difficult")
+    conv.add_argument("--crop-roi", action="store_true", help="gtsrb: crop each image to its sign's ROI")
     check = sub.add_parser("check", help="check a dataset YAML (or classify folder) before training")
     check.add_argument("data", type=Path, help="data.yaml, or the root folder of a classify dataset")
     check.add_argument("--task", choices=("auto", *TASKS), default="auto",
@@ -66,6 +69,12 @@ def _task(data: Path, task: str) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     """Execute one parsed subcommand; returns the exit code."""
+    if args.command == "convert" and args.format == "gtsrb":  # classification: image folders, not YOLO labels
+        from pipeline.datasets.convert_gtsrb import convert_gtsrb
+
+        print(convert_gtsrb(args.src, args.out, args.classes, args.val_fraction, args.seed, args.crop_roi, args.link,
+                            args.overwrite).render())
+        return 0
     if args.command == "convert":
         from pipeline.datasets.convert import convert
         from pipeline.datasets.source import ReadOptions
