@@ -21,7 +21,7 @@ import yaml
 
 os.environ["YOLO_OFFLINE"] = "1"
 
-from conftest import shared_path  # noqa: E402
+from conftest import REPO, shared_path  # noqa: E402
 from ultralytics.nn.tasks import load_checkpoint  # noqa: E402
 
 from pipeline.datasets.__main__ import main as datasets_main  # noqa: E402
@@ -157,6 +157,18 @@ def test_gtsrb_mini_readable_names(tmp_path):
                           "freeze": "all-but-head", "train": {**TINY, "epochs": 1, "batch": 32}}, tmp_path)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics["per_class"]) == set(dataset.names.values()) and metrics["top1"] <= metrics["top5"]
+
+
+@pytest.mark.parametrize("name", ["signs-two-stage", "signs-distill"])
+def test_shipped_signs_recipes_validate(name, capsys, monkeypatch):
+    """Both run on ../shared (gtsrb_mini; the COCO YOLOv5n backbone for the two-stage one) as shipped."""
+    monkeypatch.setenv("ROADTUNE_WEIGHTS", str(shared_path("weights")))
+    shared_path("data/gtsrb_mini")
+    assert run_main([str(REPO / "recipes" / f"{name}.yaml"), "--dry-run"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    if name == "signs-two-stage":  # backbone layers 0-9 come from COCO, the Classify head is new
+        assert "weights: 198/206 tensors" in out and "fresh layers [10]" in out
+        assert "frozen layers: 10" in out and "frozen layers: 0" in out
 
 
 @pytest.mark.parametrize(("change", "message"), [
