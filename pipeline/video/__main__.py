@@ -1,0 +1,7 @@
+"""``python -m pipeline.video``."""
+
+import sys
+
+from pipeline.video.cli import main
+
+sys.exit(main())
