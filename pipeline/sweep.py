@@ -1,0 +1,249 @@
+"""Sweeps: a grid over recipe keys, run point by point into one sweep folder, then compared in a report.
+
+A recipe with a ``sweep:`` section is a grid of dotted recipe keys and ``repeats`` (seeds 0..repeats-1):
+
+>>> config = SweepConfig.model_validate({"freeze": ["none", "backbone"], "repeats": 2})
+>>> [p.id for p in expand(config)]
+['0-freeze-none-s0', '1-freeze-backbone-s0', '0-freeze-none-s1', '1-freeze-backbone-s1']
+
+The sweep folder ``runs/<name>/<timestamp>/`` holds ``sweep.json`` (the marker: base recipe, grid, points),
+``points/<point-id>/`` (each a normal run folder) and the report. Running the same sweep again, or
+``--resume SWEEP_DIR``, skips finished points and resumes the interrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.errors import UserError
+from pipeline.recipe import apply_overrides, format_validation_error, load_yaml, parse_recipe
+
+LOG = logging.getLogger("roadtune")
+MARKER = "sweep.json"
+POINTS = "points"
+
+
+class SweepConfig(BaseModel):
+    """The `sweep:` section: dotted recipe key -> list of values (the grid), and `repeats` seeds per point."""
+
+    model_config = ConfigDict(extra="forbid")
+    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(min_length=1)
+    repeats: int = Field(1, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_grid(cls, raw: Any) -> Any:
+        # In YAML the grid keys sit beside `repeats` (sweep: {freeze: [...], repeats: 3}).
+        if not isinstance(raw, dict) or "grid" in raw:
+            return raw
+        rest = {k: v for k, v in raw.items() if k != "repeats"}
+        return {"grid": rest, "repeats": raw.get("repeats", 1)}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of the sweep: a combination of grid values (number `combo`) and a seed."""
+
+    combo: int
+    values: tuple[tuple[str, Any], ...]
+    seed: int
+
+    @property
+    def id(self) -> str:
+        slug = "_".join(f"{k.split('.')[-1]}-{_slug(v)}" for k, v in self.values)
+        return f"{self.combo}-{slug}-s{self.seed}"
+
+    def overrides(self) -> list[str]:
+        """`--set`-style overrides of this point (values as JSON, which YAML reads back unchanged)."""
+        return [f"{k}={json.dumps(v)}" for k, v in self.values] + [f"train.seed={self.seed}"]
+
+
+def _slug(value: Any) -> str:
+    text = "-".join(map(str, value)) if isinstance(value, list) else str(value)
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(text).name if "/" in text else text)
+
+
+def expand(config: SweepConfig) -> list[Point]:
+    """Every grid combination times every seed; all combinations of seed 0 first, so a partial sweep compares."""
+    keys = list(config.grid)
+    combos = list(itertools.product(*(config.grid[k] for k in keys)))
+    return [Point(i, tuple(zip(keys, combo)), seed) for seed in range(config.repeats) for i, combo in enumerate(combos)]
+
+
+def point_raw(base: dict[str, Any], point: Point) -> dict[str, Any]:
+    """The raw recipe of a point: the base without `sweep`, with the point's values and seed applied."""
+    raw = copy.deepcopy({k: v for k, v in base.items() if k != "sweep"})
+    return apply_overrides(raw, point.overrides())
+
+
+def parse_sweep(base: dict[str, Any]) -> SweepConfig:
+    """Validate the `sweep:` section of a raw recipe: its shape, and that every grid value makes a valid recipe."""
+    try:
+        config = SweepConfig.model_validate(base["sweep"])
+    except ValidationError as err:
+        lines = [f"sweep.{line.removeprefix('grid.')}" for line in format_validation_error(err)]
+        raise UserError("invalid sweep section", [*lines, "write sweep: {KEY: [VALUE, ...], repeats: N}"]) from None
+    problems = []
+    for key, values in config.grid.items():
+        if key.split(".")[0] in {"sweep", "stages"} or key == "train.seed":
+            problems.append(f"sweep.{key}: cannot be swept (seeds come from `repeats`; stages are not a grid axis)")
+            continue
+        for value in values:
+            try:
+                parse_recipe(point_raw(base, Point(0, ((key, value),), 0)))
+            except UserError as exc:
+                problems += [f"sweep.{key}={json.dumps(value)}: {p}" for p in exc.problems or [str(exc)]]
+    if problems:
+        raise UserError(f"invalid sweep ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
+    return config
+
+
+@dataclass
+class SweepSpec:
+    """What defines a sweep: the base recipe (overrides applied, `sweep` included) and the folder paths resolve in."""
+
+    base: dict[str, Any]
+    base_dir: Path
+
+    @property
+    def config(self) -> SweepConfig:
+        return SweepConfig.model_validate(self.base["sweep"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "roadtune-sweep", "base": self.base, "base_dir": str(self.base_dir)}
+
+    @classmethod
+    def read(cls, sweep_dir: Path) -> SweepSpec:
+        if not is_sweep_dir(sweep_dir):
+            raise UserError(f"{sweep_dir}: not a sweep folder (no {MARKER})")
+        data = json.loads((sweep_dir / MARKER).read_text())
+        return cls(data["base"], Path(data["base_dir"]))
+
+
+def is_sweep_dir(path: Path) -> bool:
+    """True for a folder made by a sweep (it holds sweep.json)."""
+    return (path / MARKER).is_file()
+
+
+def load_spec(recipe_path: Path, overrides: list[str]) -> SweepSpec:
+    """Read a sweep recipe, apply `--set` overrides, validate the recipe and the grid."""
+    raw = load_yaml(recipe_path)
+    if isinstance(raw, dict):
+        apply_overrides(raw, overrides)
+    parse_recipe(raw, str(recipe_path))
+    parse_sweep(raw)
+    return SweepSpec(raw, recipe_path.resolve().parent)
+
+
+def resolve_points(spec: SweepSpec, points: list[Point]) -> dict[str, tuple[dict[str, Any], str]]:
+    """Preflight every combination before anything trains: point id -> (resolved recipe, freeze plan text).
+
+    Raises one UserError listing the problems of every point.
+    """
+    from pipeline.preflight import prepare
+
+    resolved: dict[int, tuple[dict[str, Any], str]] = {}
+    problems: list[str] = []
+    for point in points:
+        if point.combo in resolved or any(p.startswith(f"{point.combo}-") for p in problems):
+            continue  # repeats of a combination share its checks
+        try:
+            prepared = prepare(parse_recipe(point_raw(spec.base, point), point.id), spec.base_dir)
+        except UserError as exc:
+            problems += [f"{point.id}: {p}" for p in exc.problems or [str(exc)]]
+            continue
+        plans = "\n".join(f"stage {name}:\n{plan.render()}" for name, plan in prepared.plans.items())
+        resolved[point.combo] = (prepared.resolved_recipe(), plans)
+    if problems:
+        raise UserError("sweep points do not pass the checks", problems)
+    out = {}
+    for point in points:
+        recipe, plans = copy.deepcopy(resolved[point.combo])
+        recipe.setdefault("train", {})["seed"] = point.seed
+        out[point.id] = (recipe, plans)
+    return out
+
+
+def find_unfinished(runs_dir: Path, spec: SweepSpec) -> Path | None:
+    """The newest sweep folder of the same recipe, grid and overrides that has points left to run."""
+    parent = runs_dir / spec.base["name"]
+    for folder in sorted(parent.glob("*"), reverse=True):  # timestamped names: newest first
+        if is_sweep_dir(folder):
+            if SweepSpec.read(folder).to_json() != spec.to_json():
+                continue
+            points = expand(spec.config)
+            return folder if any(not (folder / POINTS / p.id / "metrics.json").is_file() for p in points) else None
+    return None
+
+
+def print_dry_run(points: list[Point], resolved: dict[str, tuple[dict[str, Any], str]]) -> None:
+    """The --dry-run output: the points, and the freeze plan of each combination."""
+    print(f"{len(points)} points:")
+    for point in points:
+        print(f"  {point.id}: " + ", ".join(point.overrides()))
+    shown = set()
+    for point in points:
+        if point.combo not in shown:
+            shown.add(point.combo)
+            print(f"\npoint {point.id} ({dict(point.values)}):\n{resolved[point.id][1]}")
+
+
+def write_point_recipes(sweep_dir: Path, resolved: dict[str, tuple[dict[str, Any], str]], ids: list[str]) -> None:
+    """Write each point's resolved recipe into its run folder, where `pipeline.run --run-dir` picks it up."""
+    for point_id in ids:
+        folder = sweep_dir / POINTS / point_id
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "recipe.yaml").write_text(yaml.safe_dump(resolved[point_id][0], sort_keys=False))
+
+
+def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Path("runs"), dry_run: bool = False,
+              devices: str | None = None, ray_address: str | None = None, resume_dir: Path | None = None,
+              tolerance: float = 1.0) -> int:
+    """Run every unfinished point of a sweep (new, continued, or `resume_dir`), then write the report.
+
+    Returns 0 when every point finished, 1 when some failed (they are listed in the report).
+    """
+    from pipeline.executors import choose_executor, run_points
+
+    if resume_dir is None and recipe is None:
+        raise UserError("give a sweep recipe or --resume SWEEP_DIR")
+    spec = SweepSpec.read(resume_dir) if resume_dir else load_spec(recipe, overrides)
+    points = expand(spec.config)
+    executor = choose_executor(devices, ray_address, spec.base.get("train", {}))
+    resolved = resolve_points(spec, points)
+    if dry_run:
+        print_dry_run(points, resolved)
+        return 0
+    sweep_dir = resume_dir or find_unfinished(runs_dir, spec)
+    if sweep_dir is None:
+        from pipeline.runner import create_run_dir
+
+        sweep_dir = create_run_dir(runs_dir, spec.base["name"])
+        (sweep_dir / MARKER).write_text(json.dumps(spec.to_json(), indent=2))
+    todo = [p.id for p in points if not (sweep_dir / POINTS / p.id / "metrics.json").is_file()]
+    print(f"sweep folder: {sweep_dir}\n{len(points)} points, {len(points) - len(todo)} finished, {len(todo)} to run")
+    write_point_recipes(sweep_dir, resolved, todo)
+    failed = run_points(executor, sweep_dir / POINTS, todo)
+    write_sweep_report(sweep_dir, tolerance)
+    return int(bool(failed))
+
+
+def write_sweep_report(sweep_dir: Path, tolerance: float) -> None:
+    """Write the sweep's report into its folder and print where it is and what it recommends."""
+    from pipeline.report import build_report, write_report
+
+    if not any((sweep_dir / POINTS).glob("*/metrics.json")):
+        print(f"no point finished, so no report: see console.txt in the folders under {sweep_dir / POINTS}")
+        return
+    report = build_report([sweep_dir], tolerance=tolerance, skip_incomplete=True)
+    print(report.summary(write_report(report, sweep_dir)))
