@@ -30,15 +30,28 @@ class DatasetStats:
     train_images: int
     instances: dict[str, int]
     images_with: dict[str, int]
+    classify: bool = False  # one image is one instance: only the images-per-class bar applies
 
     @property
     def much_data(self) -> bool:
-        return all(self.images_with[c] >= MUCH_IMAGES_PER_CLASS and self.instances[c] >= MUCH_INSTANCES_PER_CLASS
-                   for c in self.instances)
+        return all(self.images_with[c] >= MUCH_IMAGES_PER_CLASS and
+                   (self.classify or self.instances[c] >= MUCH_INSTANCES_PER_CLASS) for c in self.instances)
+
+
+def image_folder_stats(dataset: Dataset) -> DatasetStats:
+    """Images per class of a classify image-folder dataset (its sorted train/<class>/ folders)."""
+    from pipeline.datasets.images import is_image
+
+    folders = sorted(d for d in dataset.split_dirs("train")[0].iterdir() if d.is_dir())
+    counts = {name: sum(1 for p in folder.rglob("*") if is_image(p)) for name, folder in
+              zip(dataset.names.values(), folders)}
+    return DatasetStats(sum(counts.values()), counts, counts, classify=True)
 
 
 def dataset_stats(dataset: Dataset) -> DatasetStats:
-    """Count train images, and instances and images per class, from the YOLO label files."""
+    """Count train images, and instances and images per class, from the YOLO label files (or the class folders)."""
+    if dataset.image_folder:
+        return image_folder_stats(dataset)
     images = sum(1 for d in dataset.split_dirs("train") for p in d.rglob("*") if p.suffix.lower() in
                  {".jpg", ".jpeg", ".png", ".bmp", ".webp"})
     instances, images_with = Counter(), Counter()
@@ -98,8 +111,9 @@ def advise(recipe_path: Path, overrides: list[str]) -> str:
     lines = [f"dataset {prepared.dataset_source}: {stats.train_images} train images",
              "  per class: " + ", ".join(f"{n} {stats.instances[n]} instances in {stats.images_with[n]} images"
                                          for n in stats.instances),
-             f"  much data means >= {MUCH_IMAGES_PER_CLASS} images and >= {MUCH_INSTANCES_PER_CLASS} instances "
-             f"for every class: {'yes' if stats.much_data else 'no'}"]
+             f"  much data means >= {MUCH_IMAGES_PER_CLASS} images"
+             + ("" if stats.classify else f" and >= {MUCH_INSTANCES_PER_CLASS} instances")
+             + f" for every class: {'yes' if stats.much_data else 'no'}"]
     overlap = None
     if source is None:
         lines.append(f"model {recipe.model} is an architecture without `weights:`: there is no pretrained class "

@@ -52,24 +52,24 @@ def pareto_front(cost: pd.Series, accuracy: pd.Series) -> pd.Series:
     return pd.Series(~np.array(dominated, dtype=bool), index=cost.index)
 
 
-def accuracy_vs_cost(points: pd.DataFrame) -> bytes:
-    """mAP50-95 against training time per epoch; the Pareto front (best accuracy for its cost) is marked."""
+def accuracy_vs_cost(points: pd.DataFrame, score: str = "map50_95", label: str = "mAP50-95") -> bytes:
+    """`score` against training time per epoch; the Pareto front (best accuracy for its cost) is marked."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    front = pareto_front(points["time_per_epoch_s"], points["map50_95"])
-    ax.scatter(points["time_per_epoch_s"], points["map50_95"], c="tab:gray", label="freeze depth")
+    front = pareto_front(points["time_per_epoch_s"], points[score])
+    ax.scatter(points["time_per_epoch_s"], points[score], c="tab:gray", label="freeze depth")
     best = points[front].sort_values("time_per_epoch_s")
-    ax.plot(best["time_per_epoch_s"], best["map50_95"], "o-", color="tab:red", label="Pareto front")
-    for x, y, spec, model in zip(points["time_per_epoch_s"], points["map50_95"], points["freeze"], points["model"]):
+    ax.plot(best["time_per_epoch_s"], best[score], "o-", color="tab:red", label="Pareto front")
+    for x, y, spec, model in zip(points["time_per_epoch_s"], points[score], points["freeze"], points["model"]):
         label = spec if points["family"].nunique() == 1 else f"{model} {spec}"
         ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.set(xlabel="training time per epoch (s)", ylabel="mAP50-95", title="Accuracy vs training cost")
+    ax.set(xlabel="training time per epoch (s)", ylabel=label, title="Accuracy vs training cost")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _png(fig)
 
 
-def per_class_heatmap(points: pd.DataFrame, per_class: pd.DataFrame) -> bytes:
-    """Per-class mAP50-95 by freeze depth (rows) and class (columns); blank where a class had no AP."""
+def per_class_heatmap(points: pd.DataFrame, per_class: pd.DataFrame, label: str = "mAP50-95") -> bytes:
+    """Per-class `label` by freeze depth (rows) and class (columns); blank where a class had no value."""
     table = per_class.reindex(points["config"])
     labels = [f"{m} {f}" if points["family"].nunique() > 1 else f for m, f in zip(points["model"], points["freeze"])]
     fig, ax = plt.subplots(figsize=(1.2 * max(len(table.columns), 3) + 2, 0.5 * len(table) + 1.6))
@@ -81,19 +81,20 @@ def per_class_heatmap(points: pd.DataFrame, per_class: pd.DataFrame) -> bytes:
         if not np.isnan(value):  # dark text on the bright end of viridis, light text elsewhere
             color = "k" if value > 0.6 * np.nanmax(values) else "w"
             ax.text(j, i, f"{value:.3f}", ha="center", va="center", color=color, fontsize=8)
-    ax.set(xlabel="class", ylabel="freeze", title="Per-class mAP50-95 by freeze depth")
+    ax.set(xlabel="class", ylabel="freeze", title=f"Per-class {label} by freeze depth")
     fig.colorbar(image, ax=ax)
     return _png(fig)
 
 
-def all_plots(points: pd.DataFrame, per_class: pd.DataFrame) -> dict[str, bytes]:
+def all_plots(points: pd.DataFrame, per_class: pd.DataFrame, score: str = "map50_95",
+              label: str = "mAP50-95") -> dict[str, bytes]:
     """Every figure of one comparison, by file stem."""
     memory_kind = "GPU" if (points["memory_kind"] == "cuda").all() else "RSS"
     return {
-        "map-vs-depth": by_depth(points, "map50_95", "mAP50-95", "mAP50-95 vs freeze depth"),
+        "map-vs-depth": by_depth(points, score, label, f"{label} vs freeze depth"),
         "time-vs-depth": by_depth(points, "time_per_epoch_s", "seconds per epoch", "Training time per epoch"),
         "memory-vs-depth": by_depth(points, "peak_memory_mb", f"peak memory (MB, {memory_kind})",
                                     f"Peak {memory_kind} memory vs freeze depth"),
-        "accuracy-vs-cost": accuracy_vs_cost(points),
-        "per-class-ap": per_class_heatmap(points, per_class),
+        "accuracy-vs-cost": accuracy_vs_cost(points, score, label),
+        "per-class-ap": per_class_heatmap(points, per_class, label),
     }

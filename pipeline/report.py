@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.plots import all_plots
-from pipeline.results import METRICS, Collected, collect, environments, per_class_table, points_table
+from pipeline.results import METRICS, Collected, score_of, collect, environments, per_class_table, points_table
 
 CSV_COLUMNS = ["task", "dataset", "model", "weights", "freeze", "frozen_layers", "params_trainable", "params_total",
                "n", *METRICS, *(f"{m}_std" for m in METRICS), "memory_kind", "map_lost_pts", "time_saved_pct",
@@ -59,12 +59,12 @@ def _change(pct: float, noun: str) -> str:
     return f"{abs(pct):.0f}% {'less' if pct >= 0 else 'more'} {noun}"
 
 
-def _noise_note(points: pd.DataFrame, gap_pts: float) -> str:
+def _noise_note(points: pd.DataFrame, gap_pts: float, score: str = "map50_95") -> str:
     """Whether the differences are inside the noise of the repeats (std over seeds)."""
     if points["n"].max() < 2:
         return " One run per depth: the noise of the repeats is unknown (set `sweep.repeats: 3` to measure it)."
-    noise = points["map50_95_std"].max() * 100
-    spread = (points["map50_95"].max() - points["map50_95"].min()) * 100
+    noise = points[f"{score}_std"].max() * 100
+    spread = (points[score].max() - points[score].min()) * 100
     if spread <= 2 * noise:
         return (f" All depths lie within the noise of the repeats (spread {spread:.1f} points, std up to "
                 f"{noise:.1f}): the sweep cannot tell them apart; run more repeats or epochs.")
@@ -74,17 +74,17 @@ def _noise_note(points: pd.DataFrame, gap_pts: float) -> str:
     return f" Repeat noise: std up to {noise:.1f} points."
 
 
-def recommend(points: pd.DataFrame, tolerance: float) -> str:
-    """The deepest freeze whose mAP50-95 is within `tolerance` points of the best of one family, with its savings."""
-    best = points.loc[points["map50_95"].idxmax()]
-    within = points[(best["map50_95"] - points["map50_95"]) * 100 <= tolerance + 1e-9]
+def recommend(points: pd.DataFrame, tolerance: float, score: str = "map50_95", label: str = "mAP50-95") -> str:
+    """The deepest freeze whose `score` is within `tolerance` points of the best of one family, with its savings."""
+    best = points.loc[points[score].idxmax()]
+    within = points[(best[score] - points[score]) * 100 <= tolerance + 1e-9]
     choice = within.sort_values(["frozen_layers", "params_trainable"], ascending=[False, True]).iloc[0]
-    gap = (best["map50_95"] - choice["map50_95"]) * 100
+    gap = (best[score] - choice[score]) * 100
     model = choice["model"] + (f" from {choice['weights']}" if choice["weights"] else "")
     text = (f"**{model}**: freeze `{choice['freeze']}` ({choice['frozen_layers']} layers frozen, "
-            f"{choice['params_trainable']:,} trainable parameters). Its mAP50-95 {choice['map50_95']:.4f} is ")
+            f"{choice['params_trainable']:,} trainable parameters). Its {label} {choice[score]:.4f} is ")
     text += ("the best of this comparison." if choice["config"] == best["config"] else
-             f"{gap:.1f} points below the best (`{best['freeze']}`, {best['map50_95']:.4f}), within the "
+             f"{gap:.1f} points below the best (`{best['freeze']}`, {best[score]:.4f}), within the "
              f"{tolerance:g}-point tolerance.")
     base = points[points["frozen_layers"] == 0]
     if len(base) and choice["frozen_layers"] > 0:
@@ -93,7 +93,7 @@ def recommend(points: pd.DataFrame, tolerance: float) -> str:
         text += (f" Against `freeze: none` it trains {fewer:.0f}% fewer parameters and takes "
                  f"{_change(choice['time_saved_pct'], 'time per epoch')} and "
                  f"{_change(choice['memory_saved_pct'], f'peak {kind} memory')}.")
-    return text + _noise_note(points, gap)
+    return text + _noise_note(points, gap, score)
 
 
 def build_report(folders: list[Path], tolerance: float = 1.0, skip_incomplete: bool = False,
@@ -103,10 +103,11 @@ def build_report(folders: list[Path], tolerance: float = 1.0, skip_incomplete: b
     runs = pd.DataFrame(collected.runs)
     comparisons = []
     for (task, dataset), group in runs.groupby(["task", "dataset"], sort=True):
-        points = points_table(group)
+        score, label = score_of(task)
+        points = points_table(group, score)
         per_class = per_class_table(group)
-        recs = [recommend(family, tolerance) for _, family in points.groupby("family", sort=False)]
-        plots = all_plots(points, per_class) if with_plots else {}
+        recs = [recommend(family, tolerance, score, label) for _, family in points.groupby("family", sort=False)]
+        plots = all_plots(points, per_class, score, label) if with_plots else {}
         comparisons.append(Comparison(task, dataset, points, per_class, recs, plots))
     return Report(comparisons, collected, environments(runs), folders, tolerance)
 
@@ -145,6 +146,7 @@ def display_table(points: pd.DataFrame, out: Path, fmt: str, links: bool) -> pd.
         "freeze": points["freeze"], "frozen layers": points["frozen_layers"],
         "trainable params": points["params_trainable"].map("{:,}".format), "runs": points["n"]})
     for name, col, digits in [("mAP50", "map50", 4), ("mAP50-95", "map50_95", 4), ("mask mAP50-95", "mask_map50_95", 4),
+                              ("top-1", "top1", 4), ("top-5", "top5", 4),
                               ("precision", "precision", 3), ("recall", "recall", 3), ("epochs", "epochs", 0),
                               ("s/epoch", "time_per_epoch_s", 1), ("images/s", "images_per_s", 1),
                               (memory, "peak_memory_mb", 0), ("inference ms/img", "inference_ms_per_image", 1)]:
@@ -152,7 +154,8 @@ def display_table(points: pd.DataFrame, out: Path, fmt: str, links: bool) -> pd.
             table[name] = [_cell(m, s, digits) for m, s in zip(points[col], points[f"{col}_std"])]
     if kinds.nunique() > 1:
         table[memory] += " " + kinds
-    for name, col in [("mAP lost (pts)", "map_lost_pts"), ("time saved %", "time_saved_pct"),
+    lost = "top-1 lost (pts)" if points["top1"].notna().any() else "mAP lost (pts)"
+    for name, col in [(lost, "map_lost_pts"), ("time saved %", "time_saved_pct"),
                       ("memory saved %", "memory_saved_pct")]:
         table[name] = points[col].map(lambda v: "" if pd.isna(v) else f"{round(v, 1) + 0.0:.1f}")  # no "-0.0"
     table = _escaped(table, fmt)
@@ -165,8 +168,9 @@ def _header(report: Report, links: bool) -> list[tuple[str, str]]:
     sources = ", ".join(str(s) for s in report.sources)
     made = datetime.now().strftime("%Y-%m-%d %H:%M")
     header = [("Made from", f"{sources} on {made}; versions and devices at the end"),
-              ("Recommendation rule", f"the deepest freeze whose mAP50-95 is within {report.tolerance:g} point(s) "
-                                      "of the best; deltas are against the `freeze: none` point of the same model")]
+              ("Recommendation rule", "the deepest freeze whose mAP50-95 (top-1 accuracy for classify) is within "
+                                      f"{report.tolerance:g} point(s) of the best; deltas are against the "
+                                      "`freeze: none` point of the same model")]
     if not links:
         header.append(("Run folders", "named, not linked: they stay on the machine that made this report"))
     return header

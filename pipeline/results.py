@@ -19,8 +19,9 @@ from pipeline.errors import UserError
 from pipeline.executors import STATUS
 from pipeline.sweep import POINTS, is_sweep_dir
 
-METRICS = ["map50", "map50_95", "mask_map50_95", "precision", "recall", "epochs", "time_per_epoch_s",
-           "train_time_s", "images_per_s", "peak_memory_mb", "inference_ms_per_image"]
+METRICS = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "recall", "epochs",
+           "time_per_epoch_s", "train_time_s", "images_per_s", "peak_memory_mb", "inference_ms_per_image"]
+SCORES = {"classify": ("top1", "top-1 accuracy")}  # what a comparison ranks points by; others: mAP50-95
 ENV_KEYS = ["roadtune", "ultralytics", "torch", "python", "device", "device_kind", "cpu_count", "git_commit"]
 
 
@@ -31,6 +32,11 @@ class Collected:
     runs: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
+
+
+def score_of(task: str) -> tuple[str, str]:
+    """The metrics.json key and label a comparison of `task` runs ranks by: top-1 for classify, else mAP50-95."""
+    return SCORES.get(task, ("map50_95", "mAP50-95"))
 
 
 def freeze_label(recipe: dict[str, Any]) -> str:
@@ -105,7 +111,7 @@ def collect(folders: list[Path], skip_incomplete: bool = False) -> Collected:
     return found
 
 
-def points_table(runs: pd.DataFrame) -> pd.DataFrame:
+def points_table(runs: pd.DataFrame, score: str = "map50_95") -> pd.DataFrame:
     """One row per point (config): mean and `<metric>_std` over its repeats, `n` repeats, its run folders."""
     grouped = runs.groupby("config", sort=False)
     first = grouped[["task", "dataset", "model", "weights", "freeze", "family", "frozen_layers",
@@ -117,14 +123,14 @@ def points_table(runs: pd.DataFrame) -> pd.DataFrame:
     points = pd.concat([first, means, stds, extra], axis=1).reset_index()
     points = points.sort_values(["model", "weights", "family", "frozen_layers", "params_trainable"],
                                 ascending=[True, True, True, True, False], kind="stable")
-    return with_deltas(points.reset_index(drop=True))
+    return with_deltas(points.reset_index(drop=True), score)
 
 
-def with_deltas(points: pd.DataFrame) -> pd.DataFrame:
-    """Deltas against the family's `freeze: none` point: mAP50-95 points lost, time and memory saved in %."""
+def with_deltas(points: pd.DataFrame, score: str = "map50_95") -> pd.DataFrame:
+    """Deltas against the family's `freeze: none` point: `score` points lost, time and memory saved in %."""
     base = points[points["frozen_layers"] == 0].drop_duplicates("family").set_index("family")
     ref = points["family"].map
-    points["map_lost_pts"] = (ref(base["map50_95"]) - points["map50_95"]) * 100
+    points["map_lost_pts"] = (ref(base[score]) - points[score]) * 100
     points["time_saved_pct"] = (1 - points["time_per_epoch_s"] / ref(base["time_per_epoch_s"])) * 100
     points["memory_saved_pct"] = (1 - points["peak_memory_mb"] / ref(base["peak_memory_mb"])) * 100
     return points.round({"map_lost_pts": 3, "time_saved_pct": 2, "memory_saved_pct": 2})

@@ -21,6 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true", help="validate and print the freeze plan; train nothing")
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run folder")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where run folders go (default: runs)")
+    parser.add_argument("--devices", metavar="0,1,2,3",
+                        help="sweeps: run points in parallel, one per listed GPU (or `cpu`)")
+    parser.add_argument("--ray", metavar="ADDRESS",
+                        help="sweeps: run points as Ray tasks on this cluster (`auto`, `ray://HOST:10001`, "
+                             "or `local` for a local instance); needs roadtune[ray]")
     parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)  # exact folder, used by sweep executors
     return parser
 
@@ -86,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     bootstrap()
     _setup_console_log()
     if args.resume:
+        from pipeline.sweep import is_sweep_dir, run_sweep
+
+        if is_sweep_dir(args.resume):
+            return run_sweep(None, [], resume_dir=args.resume, devices=args.devices, ray_address=args.ray)
         return resume(args.resume)
     if args.recipe is None:
         raise UserError("give a recipe file (e.g. recipes/quickstart.yaml) or --resume RUN_DIR")
@@ -94,6 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.runner import create_run_dir, start_run
 
     recipe, base = load_recipe(args.recipe, args.overrides)
+    if recipe.sweep:
+        from pipeline.sweep import run_sweep
+
+        return run_sweep(args.recipe, args.overrides, runs_dir=args.runs_dir, dry_run=args.dry_run,
+                         devices=args.devices, ray_address=args.ray)
     prepared = prepare(recipe, base)
     if args.dry_run:
         print_plan(prepared)
