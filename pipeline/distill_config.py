@@ -1,0 +1,41 @@
+"""The recipe's `distill:` section: which teacher, which method, and how much each distillation term weighs.
+
+Kept apart from the trainer code so that validating a recipe imports neither torch nor Ultralytics:
+
+>>> DistillConfig(teacher="runs/teacher/20250101-120000").method
+'roadtune'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DistillWeights(BaseModel):
+    """Weight of each distillation term in the student's loss; 0 turns a term off (and skips its computation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cls: float = Field(1.0, ge=0, description="teacher class scores as soft labels (confidence-weighted)")
+    box: float = Field(1.0, ge=0, description="KL between teacher and student DFL box distributions")
+    feature: float = Field(0.5, ge=0, description="neck features through a 1x1 projector, channel-normalised")
+    mask: float = Field(1.0, ge=0, description="segment only: masks assembled from prototypes and coefficients")
+
+
+class DistillConfig(BaseModel):
+    """Distillation from a teacher into the recipe's model (the student)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    teacher: str = Field(description="teacher checkpoint (.pt name or path) or a finished run folder (its best.pt)")
+    teacher_train: dict[str, Any] | None = Field(
+        None, description="Ultralytics train args to fine-tune the teacher on this data first, as stage `teacher`"
+    )
+    method: Literal["roadtune", "native", "none"] = Field(
+        "roadtune", description="roadtune (head-level), native (Ultralytics distill_model) or none (plain student)"
+    )
+    temperature: float = Field(2.0, gt=0, description="softens teacher and student distributions (roadtune)")
+    alpha: float = Field(0.5, ge=0, le=1, description="classify only: share of the soft labels vs the hard labels")
+    weights: DistillWeights = Field(default_factory=DistillWeights, description="detect/segment: each term's weight")

@@ -1,0 +1,125 @@
+"""Distillation in a run: resolve and check the teacher before any work, and plan the stages that use it.
+
+One `distill:` section for every task: detect and segment distil through :mod:`pipeline.distill`, classify through
+the soft-label trainer of :mod:`pipeline.distill_cls`.
+
+The runner calls two functions: :func:`prepare_teacher` during preflight (problems are collected under
+``distill.teacher``) and :func:`distill_stages`, which prepends the optional ``teacher`` stage (``teacher_train``)
+and gives each student stage what its method needs (a trainer class, or Ultralytics' ``distill_model``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from torch import nn
+
+from pipeline.datasets.resolve import Dataset
+from pipeline.distill import check_teacher_student, distill_trainer_class, native_train_args
+from pipeline.distill_cls import check_classifier_teacher, soft_label_trainer_class
+from pipeline.errors import UserError
+from pipeline.models import build_model, resolve_model_file
+from pipeline.recipe import Recipe, Stage
+from pipeline.stages import StageRun
+
+if TYPE_CHECKING:
+    from pipeline.preflight import Prepared
+
+TEACHER_STAGE = "teacher"
+
+
+@dataclass
+class Teacher:
+    """A resolved teacher: where it comes from, and the checkpoint to distil from (None: trained in the run)."""
+
+    source: str
+    weights: Path | None
+
+
+def teacher_checkpoint(given: str, base: Path) -> str:
+    """A checkpoint (name or path, offline-first), or a finished run folder's final model (its last stage's best.pt)."""
+    folder = Path(given).expanduser()
+    folder = folder if folder.is_absolute() else base / folder
+    if not folder.is_dir():
+        return resolve_model_file(given, base)
+    metrics = folder / "metrics.json"
+    if not metrics.is_file():
+        raise UserError(f"{given} is a folder but not a finished run (no metrics.json): finish it with "
+                        f"`python -m pipeline.run --resume {folder}`, or give a checkpoint")
+    final = json.loads(metrics.read_text())["stages"][-1]["name"]
+    best = folder / "stages" / final / "weights" / "best.pt"
+    if not best.is_file():
+        raise UserError(f"run folder {given} has no {best.relative_to(folder)}")
+    return str(best.resolve())
+
+
+def prepare_teacher(recipe: Recipe, base: Path, student: nn.Module, dataset: Dataset) -> Teacher:
+    """Resolve and build the teacher and check it against the student (trained on `dataset`); one UserError with
+    every problem, each naming both values.
+    """
+    cfg = recipe.distill
+    source = teacher_checkpoint(cfg.teacher, base)
+    trained_here = cfg.teacher_train is not None
+    if source.endswith((".yaml", ".yml")) and not trained_here:
+        raise UserError(f"{cfg.teacher} is an architecture without trained weights: give a checkpoint or a run "
+                        "folder, or add distill.teacher_train to train it on this data first")
+    teacher = build_model(source, len(dataset.names) if trained_here else None)
+    if trained_here:
+        teacher.names = dataset.names  # the teacher stage trains it on this dataset
+    problems = _method_problems(recipe, student)
+    if recipe.task == "classify":
+        problems += check_classifier_teacher(teacher, dataset)
+    else:
+        problems += check_teacher_student(teacher, student, dataset.names)
+    if trained_here and TEACHER_STAGE in [s.name for s in recipe.stages or []]:
+        problems.append(f"stage name `{TEACHER_STAGE}` is reserved for distill.teacher_train: rename that stage")
+    if problems:
+        raise UserError(f"teacher {Path(source).name} does not fit the student", problems)
+    return Teacher(source=source, weights=None if trained_here else Path(source))
+
+
+def _method_problems(recipe: Recipe, student: nn.Module) -> list[str]:
+    """Methods that cannot distil this student: native needs a Detect head, roadtune's box term DFL bins."""
+    method = recipe.distill.method
+    if recipe.task == "classify" and method == "native":
+        return ["method native is Ultralytics' distill_model, which distils Detect heads only: use method: roadtune "
+                "(soft labels) for task classify"]
+    if recipe.task != "classify" and method == "roadtune" and getattr(student.model[-1], "reg_max", 1) <= 1:
+        return ["method roadtune distils DFL box distributions (reg_max > 1: YOLOv8, YOLO11, YOLOv5u); "
+                "this student has reg_max 1: use method: native"]
+    return []
+
+
+def teacher_stage_run(prepared: Prepared, run_dir: Path) -> StageRun:
+    """Stage `teacher`: fine-tune the teacher on the run's data with train args `train` + `distill.teacher_train`."""
+    train = {**prepared.recipe.train, **prepared.recipe.distill.teacher_train}
+    stage = Stage(name=TEACHER_STAGE, epochs=train.pop("epochs", 100))
+    args = {**train, "epochs": stage.epochs, "data": str(prepared.dataset.yaml_path),
+            "project": str(run_dir / "stages"), "name": stage.name, "exist_ok": True, "freeze": None}
+    return StageRun(stage, "none", run_dir / "stages" / stage.name, prepared.teacher.source, [], args)
+
+
+def distill_stages(prepared: Prepared, run_dir: Path, runs: list[StageRun]) -> list[tuple[StageRun, type | None]]:
+    """The run's stages, each with its trainer class (None: Ultralytics' own): the `teacher` stage first when the
+    recipe trains one, then the student stages distilled by the recipe's method.
+    """
+    cfg = prepared.recipe.distill
+    if cfg is None or cfg.method == "none":
+        return [(sr, None) for sr in runs]
+    plan: list[tuple[StageRun, type | None]] = []
+    weights = prepared.teacher.weights
+    if weights is None:
+        teacher_run = teacher_stage_run(prepared, run_dir)
+        plan.append((teacher_run, None))
+        weights = teacher_run.best
+    if cfg.method == "native":
+        native = native_train_args(cfg, weights)
+        return plan + [(replace(sr, train_args={**sr.train_args, **native}), None) for sr in runs]
+    if prepared.recipe.task == "classify":
+        trainer = soft_label_trainer_class(weights, cfg.temperature, cfg.alpha)
+    else:
+        trainer = distill_trainer_class(prepared.recipe.task, cfg, weights)
+    return plan + [(sr, trainer) for sr in runs]
