@@ -52,7 +52,7 @@ def _ultralytics_logs_follow_capture():
     from ultralytics.utils import LOGGER
 
     for handler in LOGGER.handlers:
-        if isinstance(handler, logging.StreamHandler):
+        if type(handler) is logging.StreamHandler:  # exactly Ultralytics' console handler, not pytest's capture
             handler.stream = sys.stdout  # plain assignment: setStream() would flush an already closed stream
     yield
 
