@@ -11,6 +11,7 @@ import logging
 from torch import nn
 
 from pipeline.datasets.resolve import Dataset, has_segment_labels, resolve_dataset
+from pipeline.distill_run import Teacher, prepare_teacher
 from pipeline.errors import UserError
 from pipeline.freeze import FreezePlan, freeze_plan, resolve_freeze
 from pipeline.models import Transfer, build_model, model_task, read_state_dict, resolve_model_file, transfer_weights
@@ -32,6 +33,7 @@ class Prepared:
     plans: dict[str, FreezePlan]
     transfer: Transfer | None = None
     weights_path: Path | None = None
+    teacher: Teacher | None = None
 
     def resolved_recipe(self) -> dict[str, Any]:
         """The recipe with absolute paths, as written to the run folder (re-runnable from anywhere)."""
@@ -40,6 +42,8 @@ class Prepared:
         raw["data"] = str(self.dataset_source)
         if self.weights_path:
             raw["weights"] = str(self.weights_path)
+        if self.teacher:
+            raw["distill"]["teacher"] = self.teacher.source
         return raw
 
 
@@ -118,17 +122,19 @@ def prepare(recipe: Recipe, base: Path) -> Prepared:
         weights_path = _collect(problems, "weights", resolve_model_file, recipe.weights, base)
         weights_path = Path(weights_path) if weights_path else None
     model = _collect(problems, "model", build_model, source, len(dataset.names)) if source and dataset else None
-    transfer, plans = None, {}
+    transfer, plans, teacher = None, {}, None
     if model is not None:
         task_problem = _task_problem(recipe, model, source)
         problems += [task_problem] if task_problem else []
         if weights_path:
             transfer = _collect(problems, "weights", _load_transfer, weights_path, model)
         plans = _freeze_plans(recipe, model, problems)
+        if recipe.distill:
+            teacher = _collect(problems, "distill.teacher", prepare_teacher, recipe, base, model, dataset)
     data_problem = _data_problem(recipe, dataset, data_path) if dataset else None
     problems += [data_problem] if data_problem else []
     if dataset and not problems:
         problems += dataset_check_problems(data_path, recipe.task)
     if problems:
         raise UserError(f"invalid recipe {recipe.name} ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
-    return Prepared(recipe, source, data_path, dataset, model, plans, transfer, weights_path)
+    return Prepared(recipe, source, data_path, dataset, model, plans, transfer, weights_path, teacher)

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.augment import AugmentConfig
+from pipeline.distill_config import DistillConfig, DistillWeights
 from pipeline.errors import UserError
 
 FreezeName = Literal["none", "backbone", "all-but-head"]
@@ -70,7 +71,7 @@ class Recipe(Strict):
     train: dict[str, Any] = Field(default_factory=dict, description="any Ultralytics train argument")
     stages: list[Stage] | None = Field(None, description="schedule; default: one stage named train")
     augment: AugmentConfig | None = Field(None, description="road-condition augmentation presets")
-    distill: dict[str, Any] | None = Field(None, description="distillation from a teacher")
+    distill: DistillConfig | None = Field(None, description="distillation from a teacher")
     sweep: dict[str, Any] | None = Field(None, description="grid over recipe keys")
     video: dict[str, Any] | None = Field(None, description="run the video demo on the final weights")
 
@@ -105,6 +106,8 @@ def _fields_at(loc: tuple) -> list[str]:
     model: type[BaseModel] = Recipe
     if loc and loc[0] == "stages":
         model = Stage
+    elif loc and loc[0] == "distill":
+        model = DistillWeights if loc[1:2] == ("weights",) else DistillConfig
     return list(model.model_fields)
 
 
@@ -178,6 +181,8 @@ def parse_recipe(raw: Any, origin: str = "<recipe>") -> Recipe:
     train_sections = [("train", raw.get("train"))] + [
         (f"stages.{i}.train", s.get("train")) for i, s in enumerate(raw.get("stages") or []) if isinstance(s, dict)
     ]
+    if isinstance(raw.get("distill"), dict):
+        train_sections.append(("distill.teacher_train", raw["distill"].get("teacher_train")))
     for where, section in train_sections:
         if isinstance(section, dict):
             problems += check_train_args(section, where)

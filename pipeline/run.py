@@ -58,6 +58,8 @@ def print_plan(prepared) -> None:
     """The --dry-run output: each stage's freeze plan."""
     for name, plan in prepared.plans.items():
         print(f"\nstage {name} ({prepared.model_source}):\n{plan.render()}")
+    if prepared.teacher:
+        print(f"\nteacher: {prepared.teacher.source} (method {prepared.recipe.distill.method})")
     if prepared.transfer:
         t = prepared.transfer
         print(f"\nweights: {t.transferred}/{t.total} tensors from {prepared.weights_path}; "

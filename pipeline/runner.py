@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from pipeline import __version__
+from pipeline.distill_run import distill_stages
 from pipeline.models import save_checkpoint
 from pipeline.preflight import Prepared
 from pipeline.augment import build_augmentations
@@ -121,8 +122,9 @@ def execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
             save_checkpoint(prepared.model, run_dir / "init.pt", prepared.dataset.names)
             LOG.info(f"weights: {prepared.transfer.transferred}/{prepared.transfer.total} tensors transferred from "
                      f"{prepared.weights_path}; freshly initialised layers: {prepared.transfer.fresh_layers}")
-        runs = stage_runs(prepared, run_dir)
-        summaries = [run_stage(sr, prepared.dataset.names) for sr in runs]
+        plan = distill_stages(prepared, run_dir, stage_runs(prepared, run_dir))
+        runs = [sr for sr, _ in plan]
+        summaries = [run_stage(sr, prepared.dataset.names, trainer) for sr, trainer in plan]
         totals = timing_summary([e for sr in runs for e in read_epochs(sr.epochs_log)])
         metrics = final_metrics(prepared, summaries, totals)
         (run_dir / METRICS).write_text(json.dumps(metrics, indent=2))
