@@ -34,6 +34,7 @@ class Prepared:
     transfer: Transfer | None = None
     weights_path: Path | None = None
     teacher: Teacher | None = None
+    video_source: Path | None = None
 
     def resolved_recipe(self) -> dict[str, Any]:
         """The recipe with absolute paths, as written to the run folder (re-runnable from anywhere)."""
@@ -44,6 +45,8 @@ class Prepared:
             raw["weights"] = str(self.weights_path)
         if self.teacher:
             raw["distill"]["teacher"] = self.teacher.source
+        if self.video_source:
+            raw["video"]["source"] = str(self.video_source)
         return raw
 
 
@@ -131,10 +134,16 @@ def prepare(recipe: Recipe, base: Path) -> Prepared:
         plans = _freeze_plans(recipe, model, problems)
         if recipe.distill:
             teacher = _collect(problems, "distill.teacher", prepare_teacher, recipe, base, model, dataset)
+    video_source = (base / recipe.video.source).resolve() if recipe.video else None
+    if video_source and not video_source.is_file():
+        problems.append(f"video.source: video file not found: {video_source}")
+    if recipe.video and recipe.task == "classify":
+        problems.append("video: the video demo draws boxes and masks; a classify model has none (remove `video`)")
     data_problem = _data_problem(recipe, dataset, data_path) if dataset else None
     problems += [data_problem] if data_problem else []
     if dataset and not problems:
         problems += dataset_check_problems(data_path, recipe.task)
     if problems:
         raise UserError(f"invalid recipe {recipe.name} ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
-    return Prepared(recipe, source, data_path, dataset, model, plans, transfer, weights_path, teacher)
+    return Prepared(recipe, source, data_path, dataset, model, plans, transfer, weights_path, teacher,
+                    video_source)

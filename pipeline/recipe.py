@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipeline.augment import AugmentConfig
 from pipeline.distill_config import DistillConfig, DistillWeights
 from pipeline.errors import UserError
+from pipeline.video.config import VideoConfig
 
 FreezeName = Literal["none", "backbone", "all-but-head"]
 FreezeSpec = Union[Annotated[int, Field(ge=0)], list[Annotated[int, Field(ge=0)]], FreezeName]
@@ -73,7 +74,7 @@ class Recipe(Strict):
     augment: AugmentConfig | None = Field(None, description="road-condition augmentation presets")
     distill: DistillConfig | None = Field(None, description="distillation from a teacher")
     sweep: dict[str, Any] | None = Field(None, description="grid over recipe keys")
-    video: dict[str, Any] | None = Field(None, description="run the video demo on the final weights")
+    video: VideoConfig | None = Field(None, description="run the video demo on the final weights")
 
     @field_validator("stages")
     @classmethod

@@ -127,6 +127,10 @@ def execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
         summaries = [run_stage(sr, prepared.dataset.names, trainer) for sr, trainer in plan]
         totals = timing_summary([e for sr in runs for e in read_epochs(sr.epochs_log)])
         metrics = final_metrics(prepared, summaries, totals)
+        if prepared.video_source:  # before metrics.json, so an interrupted demo is redone on resume
+            from pipeline.video import run_video
+
+            run_video(runs[-1].best, prepared.video_source, run_dir / "video", prepared.recipe.video)
         (run_dir / METRICS).write_text(json.dumps(metrics, indent=2))
         LOG.info(f"run finished: {run_dir} ({headline(metrics)})")
         return metrics

@@ -175,3 +175,24 @@ def test_augment_presets_reach_the_trainer(tmp_path, synth_yaml, tiny_train, wri
     args = (run_dir / "stages/train/args.yaml").read_text()
     assert "RandomFog" in args and "OneOf" in args, args[:500]
     assert yaml.safe_load((run_dir / "recipe.yaml").read_text())["augment"] == {"presets": ["fog", "night"], "p": 1.0}
+
+
+def test_video_section_runs_the_demo_on_the_final_weights(tmp_path, synth_yaml, tiny_train, write_recipe):
+    import cv2
+    import numpy as np
+
+    clip = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, (128, 96))
+    for i in range(6):
+        frame = np.full((96, 128, 3), 90, np.uint8)
+        cv2.rectangle(frame, (10 + 8 * i, 40), (50 + 8 * i, 70), (40, 40, 200), -1)
+        writer.write(frame)
+    writer.release()
+    recipe = write_recipe({"name": "vid", "task": "detect", "model": "yolov8n.yaml", "data": str(synth_yaml),
+                           "train": tiny_train,
+                           "video": {"source": "clip.mp4", "imgsz": 64, "conf": 0.001, "backend": "torch"}})
+    run_dir = run_recipe(recipe, tmp_path / "runs")
+    summary = json.loads((run_dir / "video" / "summary.json").read_text())
+    assert summary["frames"] == 6
+    assert (run_dir / "video" / "detections.csv").is_file() and (run_dir / "video" / "annotated.mp4").is_file()
+    assert yaml.safe_load((run_dir / "recipe.yaml").read_text())["video"]["source"] == str(clip)
