@@ -342,3 +342,17 @@ def test_teacher_with_other_classes_is_rejected(shapes):
     dataset = resolve_dataset(shapes)
     assert "the teacher has 2 classes, the student's data 3" in check_classifier_teacher(teacher, dataset)[0]
     assert "the teacher is a detect model" in check_classifier_teacher(build_model("yolov8n.yaml", nc=3), dataset)[0]
+
+
+def test_teacher_with_other_classes_exits_2(tmp_path, shapes, capsys):
+    """A recipe whose classify teacher knows other classes stops before training, naming both class lists."""
+    names = sorted(p.name for p in (shapes / "train").iterdir())
+    other = dict(enumerate(["other"] + names[1:]))
+    teacher = save_checkpoint(build_model("yolov8n-cls.yaml", nc=len(names)), tmp_path / "t.pt", other)
+    recipe = {"name": "kd", "task": "classify", "model": "yolov8n-cls.yaml", "data": str(shapes),
+              "distill": {"teacher": str(teacher), "method": "roadtune"}, "train": {**TINY, "epochs": 1}}
+    runs = tmp_path / "runs"
+    assert run_main([str(write_recipe(tmp_path, recipe)), "--runs-dir", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert "distill.teacher" in err and "other" in err and "Traceback" not in err
+    assert not runs.exists()
