@@ -1,12 +1,13 @@
 """Video demo benchmark (issue 7): our pipeline vs the plain PyTorch loop a user writes, on the same clip and model.
 
-    python -m benchmarks.video [--imgsz 640 320] [--backends torch onnx openvino] [--batch 8] [--repeat 2]
+    python -m benchmarks.video [--imgsz 640 320] [--backends torch onnx openvino] [--batch 8] [--repeat 3]
 
 Prints, per imgsz: OpenCV decode-only FPS, the plain loop's FPS, inference-only FPS of each backend (batch 1
 and --batch), our end-to-end FPS per backend with its ratio to the plain loop and to its own inference-only FPS,
 and a frame-by-frame check that our detections equal the plain loop's (same classes, boxes within 0.5 px,
-confidences within 0.01). Figures also go to runs/bench/video_<imgsz>.json. Setup (model load, export, warmup)
-is excluded for every contender alike.
+confidences within 0.01). Figures are medians over rounds, ratios are taken between neighbouring runs (the shared
+CPU's speed drifts), and all runs go to runs/bench/video_<imgsz>.json. Setup (model load, export, warmup) is
+excluded for every contender alike.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -56,13 +59,6 @@ def bench_weights(epochs: int = 5, imgsz: int = 512) -> Path:
     return CACHED_WEIGHTS
 
 
-def best_of(repeat: int, measure) -> tuple[float, object]:
-    """Run ``measure() -> (seconds, frames, payload)`` ``repeat`` times; return the best FPS and its payload."""
-    runs = [measure() for _ in range(repeat)]
-    seconds, frames, payload = min(runs, key=lambda r: r[0] / r[1])
-    return frames / seconds, payload
-
-
 def decode_only(video: Path) -> tuple[float, int, None]:
     """OpenCV reading every frame and nothing else: the ceiling of any video pipeline here."""
     cap, n = cv2.VideoCapture(str(video)), 0
@@ -79,10 +75,10 @@ def plain_loop(weights: Path, video: Path, imgsz: int, out: Path) -> tuple[float
     from ultralytics import YOLO
 
     model, cap = YOLO(weights), cv2.VideoCapture(str(video))
-    size, fps = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))), cap.get(cv2.CAP_PROP_FPS)
-    model.predict(cap.read()[1], imgsz=imgsz, verbose=False)  # setup and warmup, excluded as for ours
+    fps, first = cap.get(cv2.CAP_PROP_FPS), cap.read()[1]
+    model.predict(first, imgsz=imgsz, verbose=False)  # setup and warmup, excluded as for ours
     cap.release()
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, first.shape[1::-1])
     found: Detections = []
     start = time.perf_counter()
     for r in model.predict(str(video), stream=True, imgsz=imgsz, verbose=False):
@@ -144,36 +140,51 @@ def read_frames(video: Path, limit: int) -> list[np.ndarray]:
     return frames
 
 
-def bench_backend(weights: Path, video: Path, imgsz: int, backend: str, batch: int, repeat: int,
-                  frames: list[np.ndarray], plain: Detections, tmp: Path) -> dict:
-    """Inference-only FPS (batch 1 and ``batch``), end-to-end FPS and the detection check for one backend."""
+def bench_imgsz(weights: Path, video: Path, imgsz: int, backends: Sequence[str], batch: int, repeat: int,
+                tmp: Path) -> dict:
+    """All figures for one imgsz, as medians over ``repeat`` rounds.
+
+    The CPU is shared, and its speed drifts by up to 2x within minutes, so every ratio is taken between
+    neighbouring runs (plain loop, then ours, then inference-only, per backend and round) and its median reported.
+    """
     from pipeline.video import VideoConfig
     from pipeline.video.backend import load_detector
 
-    detector = load_detector(weights, VideoConfig(source=video, imgsz=imgsz, backend=backend, device="cpu"))
-    detector.warmup(frames[0])
-    infer = {b: best_of(repeat, lambda: inference_only(detector, frames, b))[0] for b in sorted({1, batch})}
-    fps, (found, summary) = best_of(repeat, lambda: ours(weights, video, imgsz, backend, batch, tmp / backend))
-    return {"fps": fps, "inference_only_fps": infer, "of_inference_only": fps / infer[batch],
-            "ms_per_frame": summary["ms_per_frame"], "same_detections": compare(found, plain)}
-
-
-def bench_imgsz(weights: Path, video: Path, imgsz: int, backends: Sequence[str], batch: int, repeat: int,
-                tmp: Path) -> dict:
-    """All figures for one imgsz."""
-    frames = read_frames(video, 96)  # in memory, for inference-only
-    report: dict = {"imgsz": imgsz, "batch": batch, "load_avg_at_start": os.getloadavg()[0]}
-    report["decode_fps"], _ = best_of(repeat, lambda: decode_only(video))
-    report["plain_fps"], plain = best_of(repeat, lambda: plain_loop(weights, video, imgsz, tmp / "plain.mp4"))
-    for backend in backends:
-        report[backend] = bench_backend(weights, video, imgsz, backend, batch, repeat, frames, plain, tmp)
-        report[backend]["vs_plain"] = report[backend]["fps"] / report["plain_fps"]
+    frames = read_frames(video, 64)  # in memory, for inference-only
+    detectors = {b: load_detector(weights, VideoConfig(source=video, imgsz=imgsz, backend=b, device="cpu"))
+                 for b in backends}
+    for detector in detectors.values():
+        detector.warmup(frames[0])
+    fps: dict[str, list[float]] = defaultdict(list)
+    kept: dict[str, object] = {}
+    for _ in range(repeat):
+        seconds, n, _ = decode_only(video)
+        fps["decode"].append(n / seconds)
+        for b, detector in detectors.items():
+            runs = {"plain": lambda: plain_loop(weights, video, imgsz, tmp / "p.mp4"),
+                    b: partial(ours, weights, video, imgsz, b, batch, tmp / b)}
+            runs |= {f"{b} b{k}": partial(inference_only, detector, frames, k) for k in sorted({batch, 1})}
+            for name, measure in runs.items():
+                seconds, n, kept[name] = measure()  # detections do not change from run to run
+                fps[name].append(n / seconds)
+            fps[f"{b} vs plain"].append(fps[b][-1] / fps["plain"][-1])
+            fps[f"{b} of inference-only"].append(fps[b][-1] / fps[f"{b} b{batch}"][-1])
+    median = {name: float(np.median(values)) for name, values in fps.items()}
+    report: dict = {"imgsz": imgsz, "batch": batch, "repeat": repeat, "load_avg_at_end": os.getloadavg()[0],
+                    "decode_fps": median["decode"], "plain_fps": median["plain"], "all_runs": fps}
+    for b in backends:
+        found, summary = kept[b]
+        report[b] = {"fps": median[b], "vs_plain": median[f"{b} vs plain"],
+                     "of_inference_only": median[f"{b} of inference-only"],
+                     "inference_only_fps": {k: median[f"{b} b{k}"] for k in sorted({1, batch})},
+                     "ms_per_frame": summary["ms_per_frame"], "same_detections": compare(found, kept["plain"])}
     return report
 
 
 def print_report(r: dict, backends: Sequence[str]) -> None:
     """Print one imgsz's figures as a small table."""
-    print(f"\nimgsz {r['imgsz']}, batch {r['batch']}, load average at start {r['load_avg_at_start']:.1f}")
+    print(f"\nimgsz {r['imgsz']}, batch {r['batch']}, medians of {r['repeat']} rounds, "
+          f"load average at the end {r['load_avg_at_end']:.1f}")
     print(f"  decode only (OpenCV)   {r['decode_fps']:7.1f} FPS")
     print(f"  plain PyTorch loop     {r['plain_fps']:7.1f} FPS   1.00x plain")
     for b in backends:
@@ -193,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--imgsz", type=int, nargs="+", default=[640, 320])
     p.add_argument("--backends", nargs="+", default=["torch", "onnx", "openvino"])
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--repeat", type=int, default=1, help="best of N runs for each figure")
+    p.add_argument("--repeat", type=int, default=3, help="rounds; figures are medians over them")
     p.add_argument("--video", type=Path, default=CLIP)
     p.add_argument("--weights", type=Path, help="default: the cached KITTI fine-tune, trained on first use")
     args = p.parse_args(argv)

@@ -127,7 +127,8 @@ def run(weights: Path, video: Path, out: Path, **options) -> tuple[dict, pd.Data
 
 
 def test_importing_the_config_does_not_import_ultralytics_or_torch() -> None:
-    code = "import sys, pipeline.video; print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'ultralytics'}))"
+    heavy = "{'torch', 'ultralytics'}"
+    code = f"import sys, pipeline.video; print(sorted({{m.split('.')[0] for m in sys.modules}} & {heavy}))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
@@ -188,7 +189,8 @@ def test_cli_never_overwrites_and_filters_classes(weights: Path, clip: Path, tmp
 
 
 def exports_in(folder: Path, suffix: str = "") -> list[Path]:
-    return [p for p in folder.iterdir() if p.name.startswith("model.") and p.name.endswith(suffix) and p.suffix != ".pt"]
+    return [p for p in folder.iterdir()
+            if p.name.startswith("model.") and p.name.endswith(suffix) and p.suffix != ".pt"]
 
 
 @pytest.fixture(scope="module")

@@ -63,8 +63,9 @@ def _openvino_in_f32(model: Any, export: Path) -> None:
     """Recompile the OpenVINO model for f32 compute, so that detections match PyTorch's.
 
     OpenVINO's CPU plugin computes in bf16 by default on CPUs that have it (AVX512_BF16, AMX): on the benchmark
-    clip at imgsz 640 that changed the detections of 40 of 221 frames (confidences by up to 0.33). Ultralytics 8.4.190's OpenVINOBackend keeps ``compile_model`` as a partial holding its
-    config; written for that version: the one place this module reaches into Ultralytics' internals.
+    clip at imgsz 640 that changed the detections of 40 of 221 frames (confidences by up to 0.33).
+    Ultralytics 8.4.190's OpenVINOBackend keeps ``compile_model`` as a partial holding its config; written for
+    that version: the one place this module reaches into Ultralytics' internals.
     """
     import openvino as ov
 
