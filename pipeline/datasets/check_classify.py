@@ -12,10 +12,10 @@ from pathlib import Path
 
 from pipeline.datasets.check import DatasetReport, SplitStats, add_duplicate_warnings, scan_image
 from pipeline.datasets.images import is_image
+from pipeline.datasets.resolve import VAL_NAMES
 from pipeline.errors import UserError
 
 IMBALANCE_RATIO = 10
-VAL_NAMES = ("val", "validation", "valid")  # the folder names Ultralytics accepts, in its order
 
 
 def _check_split(split: str, folder: Path, report: DatasetReport, digests: dict) -> None:
