@@ -23,7 +23,7 @@ from pipeline.distill_cls import check_classifier_teacher, soft_label_trainer_cl
 from pipeline.errors import UserError
 from pipeline.models import build_model, resolve_model_file
 from pipeline.recipe import Recipe, Stage
-from pipeline.stages import StageRun
+from pipeline.stages import StageRun, default_epochs, managed_args
 
 if TYPE_CHECKING:
     from pipeline.preflight import Prepared
@@ -96,9 +96,8 @@ def _method_problems(recipe: Recipe, student: nn.Module) -> list[str]:
 def teacher_stage_run(prepared: Prepared, run_dir: Path) -> StageRun:
     """Stage `teacher`: fine-tune the teacher on the run's data with train args `train` + `distill.teacher_train`."""
     train = {**prepared.recipe.train, **prepared.recipe.distill.teacher_train}
-    stage = Stage(name=TEACHER_STAGE, epochs=train.pop("epochs", 100))
-    args = {**train, "epochs": stage.epochs, "data": str(prepared.dataset.yaml_path),
-            "project": str(run_dir / "stages"), "name": stage.name, "exist_ok": True, "freeze": None}
+    stage = Stage(name=TEACHER_STAGE, epochs=train.pop("epochs", default_epochs()))
+    args = {**train, **managed_args(run_dir, stage, prepared.dataset.yaml_path, [])}
     return StageRun(stage, "none", run_dir / "stages" / stage.name, prepared.teacher.source, [], args)
 
 

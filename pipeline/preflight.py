@@ -94,7 +94,7 @@ def _data_problem(recipe: Recipe, dataset: Dataset, data_path: Path) -> str | No
 
 def _freeze_plans(recipe: Recipe, model: nn.Module, problems: list[str]) -> dict[str, FreezePlan]:
     plans = {}
-    stages = plan_stages(recipe.stages, recipe.train.get("epochs", 100))
+    stages = plan_stages(recipe)
     for i, stage in enumerate(stages):
         spec, key = (stage.freeze, f"stages.{i}.freeze") if stage.freeze is not None else (recipe.freeze, "freeze")
         indices = _collect(problems, key, resolve_freeze, spec, model)

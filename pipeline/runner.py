@@ -25,7 +25,7 @@ from pipeline.models import save_checkpoint
 from pipeline.preflight import Prepared
 from pipeline.augment import build_augmentations
 from pipeline.metrics import headline, read_epochs, timing_summary
-from pipeline.stages import StageRun, learning_rate_args, plan_stages, run_stage
+from pipeline.stages import StageRun, learning_rate_args, managed_args, plan_stages, run_stage
 
 LOG = logging.getLogger("roadtune")
 METRICS = "metrics.json"
@@ -96,16 +96,15 @@ def start_run(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
 def stage_runs(prepared: Prepared, run_dir: Path) -> list[StageRun]:
     """The stages of the run, each starting from the previous one's last.pt."""
     recipe = prepared.recipe
-    stages = plan_stages(recipe.stages, recipe.train.get("epochs", 100))
+    stages = plan_stages(recipe)
     start = str(run_dir / "init.pt") if prepared.transfer else prepared.model_source
     extra = {"augmentations": build_augmentations(recipe.augment)} if recipe.augment else {}
     runs = []
     for stage in stages:
         frozen = prepared.plans[stage.name].frozen_layers
-        args = {**recipe.train, **stage.train, "epochs": stage.epochs,
+        args = {**recipe.train, **stage.train,
                 **learning_rate_args(recipe.train, stage, stages, len(prepared.dataset.names)),
-                "data": str(prepared.dataset.yaml_path), "project": str(run_dir / "stages"), "name": stage.name,
-                "exist_ok": True, "freeze": frozen or None, **extra}
+                **managed_args(run_dir, stage, prepared.dataset.yaml_path, frozen), **extra}
         spec = recipe.freeze if stage.freeze is None else stage.freeze
         runs.append(StageRun(stage, spec, run_dir / "stages" / stage.name, start, frozen, args))
         start = str(runs[-1].last)

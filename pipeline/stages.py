@@ -2,9 +2,10 @@
 
 Like fastai's ``fine_tune`` (freeze, fit, unfreeze, fit at a lower rate), the two-stage recipe is data, not code:
 
->>> from pipeline.recipe import Stage
->>> [s.name for s in plan_stages(None, epochs=3)]
-['train']
+>>> from pipeline.recipe import Recipe
+>>> recipe = Recipe(name="x", task="detect", model="yolov8n.yaml", data="d.yaml", train={"epochs": 3})
+>>> [(s.name, s.epochs) for s in plan_stages(recipe)]
+[('train', 3)]
 """
 
 from __future__ import annotations
@@ -17,22 +18,39 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.metrics import EpochTimer, read_epochs, timing_summary, validation_summary
-from pipeline.recipe import Stage
+from pipeline.recipe import Recipe, Stage
 
 LOG = logging.getLogger("roadtune")
-# Ultralytics 8.4.190 (engine/trainer.py build_optimizer): optimizer=auto picks AdamW with this lr0 for short
-# fine-tunes and ignores lr0; we pin the same choice explicitly so that lr_scale has an lr0 to scale.
 DEFAULT_LR0, DEFAULT_WARMUP_BIAS_LR = 0.01, 0.1
 
 
 def auto_lr_fit(nc: int) -> float:
-    """The lr0 Ultralytics' optimizer=auto chooses for short runs (AdamW), for `nc` classes."""
+    """The lr0 Ultralytics' optimizer=auto chooses for short runs (AdamW), for `nc` classes.
+
+    Ultralytics 8.4.190 (engine/trainer.py build_optimizer): optimizer=auto picks AdamW with this lr0 for short
+    fine-tunes and ignores lr0; we pin the same choice explicitly so that lr_scale has an lr0 to scale.
+    """
     return round(0.002 * 5 / (4 + nc), 6)
 
 
-def plan_stages(stages: list[Stage] | None, epochs: int) -> list[Stage]:
+def default_epochs() -> int:
+    """Ultralytics' own default epoch count (cfg/default.yaml), for a train section that sets none."""
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    return int(DEFAULT_CFG_DICT["epochs"])
+
+
+def plan_stages(recipe: Recipe) -> list[Stage]:
     """The recipe's stages, or one stage named `train` with the train section's epochs."""
-    return list(stages) if stages else [Stage(name="train", epochs=epochs)]
+    if recipe.stages:
+        return list(recipe.stages)
+    return [Stage(name="train", epochs=recipe.train.get("epochs", default_epochs()))]
+
+
+def managed_args(run_dir: Path, stage: Stage, data_yaml: Path, frozen: list[int]) -> dict[str, Any]:
+    """The Ultralytics arguments roadtune sets for every stage: epochs, data, output folder and frozen layers."""
+    return {"epochs": stage.epochs, "data": str(data_yaml), "project": str(run_dir / "stages"), "name": stage.name,
+            "exist_ok": True, "freeze": frozen or None}
 
 
 def learning_rate_args(train: dict[str, Any], stage: Stage, stages: list[Stage], nc: int) -> dict[str, Any]:
@@ -111,7 +129,8 @@ def _validator_of(trainer: Any, stage_run: StageRun) -> Any:
     model, captured = YOLO(str(stage_run.best)), []
     model.add_callback("on_val_end", captured.append)
     args = stage_run.train_args
-    batch = args.get("batch", 16) if isinstance(args.get("batch", 16), int) and args.get("batch", 16) > 0 else 16
+    batch = args.get("batch", 16)
+    batch = batch if isinstance(batch, int) and batch > 0 else 16  # AutoBatch (-1) or a fraction: a fixed size here
     model.val(data=args["data"], imgsz=args.get("imgsz", 640), batch=batch, plots=False, device=args.get("device"))
     return captured[-1]
 
