@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO
 from pipeline.run import main as run_main
 
 
@@ -67,7 +68,32 @@ def test_schema_and_preflight_problems_in_one_round(capsys, tmp_path, base, writ
 def test_wrong_type_and_negative_epochs(capsys, tmp_path, base, write_recipe):
     base["train"]["epochs"] = -1
     base["train"]["batch"] = "sixteen"
-    assert_rejected(capsys, tmp_path, write_recipe(base), "train.epochs: must be > 0", "train.batch: expected a number")
+    assert_rejected(capsys, tmp_path, write_recipe(base), "train.epochs: must be between 1 and", "train.batch: expected a number")
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("train.epochs=100000000000000000000000", "train.epochs: must be between 1 and 100,000"),
+    ("train.epochs=1.0e23", "train.epochs: expected an integer"),
+    ("train.epochs=null", "train.epochs: null is not a value here"),
+    ("train.imgsz=0", "train.imgsz: an image size is an integer from 32"),
+    ("train.imgsz=-64", "train.imgsz: an image size is an integer from 32"),
+    ("train.batch=0", "train.batch: a batch size is an integer >= 1"),
+    ("train.optimizer=NoSuchOptimizer", "train.optimizer: not an Ultralytics optimizer"),
+    ("train.cfg=old-run/args.yaml", "train.cfg: set by roadtune"),
+    ("train.save_dir=elsewhere", "train.save_dir: set by roadtune"),
+    ("name=..", "name: Value error, `..` is not a folder name"),
+    ("name=.", "name: Value error, `.` is not a folder name"),
+    ("stages=[{name: '..', epochs: 1}]", "stages.0.name: Value error, `..` is not a folder name"),
+    ("data=https://example.com/kitti.yaml", "URLs are not supported"),
+    ("freeze=[0,1", "not a YAML value"),
+    ("model={repo}/datasets/synth-road.yaml", "is not a model architecture"),
+    ("train.device=0", "train.device: GPU 0 asked for"),
+])
+def test_values_ultralytics_would_misread_are_rejected(capsys, tmp_path, base, write_recipe, override, needle):
+    """Each of these used to pass, be silently adjusted, or end in a traceback (after the run folder existed)."""
+    if override.startswith("train.device") and __import__("torch").cuda.is_available():
+        pytest.skip("this machine has a GPU 0")
+    assert_rejected(capsys, tmp_path, write_recipe(base), needle, extra=("--set", override.replace("{repo}", str(REPO))))
 
 
 def test_managed_train_args_point_to_their_recipe_key(capsys, tmp_path, base, write_recipe):
