@@ -49,7 +49,8 @@ class Dataset:
         """The images of a split that training reads (see :func:`pipeline.datasets.images.image_files`)."""
         from pipeline.datasets.images import image_files
 
-        return sorted(p for entry in self.split_dirs(split) if entry.exists() for p in image_files(entry))
+        entries = [entry for entry in self.split_dirs(split) if entry.exists()]
+        return sorted(p for entry in entries for p in image_files(entry, prefix=f"{split}: "))
 
 
 def read_dataset_yaml(path: Path) -> dict[str, Any]:
