@@ -15,6 +15,7 @@ import json
 import shutil
 import tempfile
 from collections import Counter, defaultdict
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -112,8 +113,8 @@ def _ultralytics_verdict(image: Path, label: Path | None, nc: int, unterminated:
     """
     from ultralytics.data.utils import verify_image, verify_image_label
 
-    with tempfile.TemporaryDirectory(prefix="roadtune-check-") as tmp:
-        im_file = str(shutil.copy(image, Path(tmp) / image.name) if unterminated else image)
+    with tempfile.TemporaryDirectory(prefix="roadtune-check-") if unterminated else nullcontext() as tmp:
+        im_file = str(shutil.copy(image, Path(tmp) / image.name) if tmp else image)
         if label is None:
             _, _, corrupt, msg = verify_image(((im_file, 0), ""))
         else:
