@@ -28,7 +28,7 @@ def _check_split(split: str, folder: Path, report: DatasetReport, digests: dict)
     if extra:
         report.errors.append(f"{split}: class folders not in train/: {', '.join(extra)}")
     for cls, name in TQDM(list(report.names.items()), desc=f"check {split}"):
-        # the files Ultralytics' ClassificationDataset (torchvision ImageFolder, IMG_FORMATS suffixes) reads
+        # the files Ultralytics 8.4.190 ClassificationDataset reads (torchvision ImageFolder, IMG_FORMATS suffixes)
         for image in sorted(p for p in (folder / name).rglob("*") if p.is_file() and is_image(p)):
             info = scan_image(image, report, digests)
             if info is not None and add_verdict(report, image, info):

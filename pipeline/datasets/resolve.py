@@ -39,7 +39,7 @@ class Dataset:
         return [(self.root / e).resolve() for e in entries]
 
     def label_dirs(self, split: str) -> list[Path]:
-        """Label folders of a split's image folders, by Ultralytics' ``img2label_paths`` (last ``/images/``)."""
+        """Label folders of a split's image folders, by Ultralytics 8.4.190 ``img2label_paths`` (last ``/images/``)."""
         from ultralytics.data.utils import img2label_paths
 
         # map a file inside the folder, not the folder: img2label_paths strips the last "." suffix of its input
@@ -132,12 +132,12 @@ def dataset_root(config: dict[str, Any], yaml_path: Path) -> Path:
 
 def has_segment_labels(dataset: Dataset) -> bool:
     """True when the train labels carry polygons (class plus at least 3 points), as segment training needs.
-    Reads the label files training reads: Ultralytics' ``img2label_paths`` of the split's images."""
+    Reads the label files training reads: Ultralytics 8.4.190 ``img2label_paths`` of the split's images."""
     from ultralytics.data.utils import img2label_paths
 
     labels = (Path(p) for p in img2label_paths(dataset.image_files("train")))
     for label in islice((p for p in labels if p.is_file()), 200):
         for line in label.read_text(encoding="utf-8-sig").splitlines():
-            if len(line.split()) > 6:  # Ultralytics' verify_image_label: a row of more than 6 values is a segment
+            if len(line.split()) > 6:  # Ultralytics 8.4.190 verify_image_label: over 6 values is a segment
                 return True
     return False
