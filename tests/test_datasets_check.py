@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -146,3 +148,85 @@ def test_shared_real_datasets(name, task, images, instances):
     assert report.ok, report.render()
     assert tuple(report.splits[s].images for s in ("train", "val")) == images
     assert tuple(sum(report.splits[s].instances.values()) for s in ("train", "val")) == instances
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cli(args: list[str], cwd: Path, module: str = "pipeline.datasets") -> subprocess.CompletedProcess:
+    """``python -m <module> ARGS`` in a fresh process at ``cwd``, importing this checkout's ``pipeline``."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "YOLO_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_relative_yaml_without_path_key_from_repo_root():
+    shared_path("data/kitti_mini/data.yaml")
+    done = cli(["check", "../shared/data/kitti_mini/data.yaml"], cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "does not exist" not in done.stdout and "errors: 0" in done.stdout
+    train = next(line.split() for line in done.stdout.splitlines() if line.startswith("train "))
+    assert train[1:3] == ["150", "1079"]  # images, instances
+
+
+def test_labels_are_read_from_the_last_images_folder(tmp_path):
+    # the dataset lives under a folder named images/: only the last /images/ of a path maps to /labels/
+    root = tmp_path / "images" / "road"
+    polygons = "0 0.1 0.1 0.5 0.1 0.3 0.6\n1 0.2 0.2 0.6 0.2 0.4 0.7\n"
+    data = make_dataset(root, {"train/a": polygons, "val/b": polygons})
+    assert main(["check", str(data), "--json", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["task"] == "segment"  # auto: the polygons were found in root/labels/train
+    assert report["splits"]["train"]["instances"] == {"car": 1, "pedestrian": 1} and report["warnings"] == []
+
+
+def test_non_finite_values_are_errors(tmp_path, capsys):
+    data = make_dataset(tmp_path, {**CLEAN, "train/nan": "0 nan 0.5 0.1 0.1\n", "train/inf": "0 0.5 0.5 inf 0.1\n",
+                                   "train/clsinf": "inf 0.5 0.5 0.1 0.1\n", "val/clsnan": "nan 0.5 0.5 0.1 0.1\n"})
+    assert main(["check", str(data)]) == 1  # no OverflowError traceback for the class `inf`
+    out = capsys.readouterr().out
+    for stem in ("nan", "inf", "clsinf", "clsnan"):
+        assert f"{stem}.txt:1: not all finite numbers (nan or inf)" in out
+    assert "errors: 4" in out
+
+
+def test_truncated_jpeg_is_an_error_and_no_image_is_rewritten(tmp_path):
+    data = make_dataset(tmp_path, CLEAN)
+    whole = (tmp_path / "images" / "train" / "a.jpg").read_bytes()
+    truncated, trailing = tmp_path / "images" / "train" / "a.jpg", tmp_path / "images" / "val" / "c.jpg"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    trailing.write_bytes(trailing.read_bytes() + b"tail")  # decodable, but no end marker: Ultralytics re-saves it
+    before = {p: p.read_bytes() for p in (truncated, trailing)}
+    report = check_dataset(data, "detect")
+    assert len(report.errors) == 1 and report.errors[0].startswith(f"{truncated}: Ultralytics drops it from training")
+    assert f"{trailing}: JPEG without end marker; Ultralytics will re-save it" in "\n".join(report.warnings)
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_missing_labels_folder_is_an_error(tmp_path, capsys):
+    data = make_dataset(tmp_path, {"train/a": None, "val/b": "0 0.5 0.5 0.1 0.1\n"})
+    assert main(["check", str(data)]) == 1
+    out = capsys.readouterr().out
+    assert f"train: labels folder {tmp_path / 'labels' / 'train'} not found" in out
+    assert "without a label file" not in out  # one error for the folder, not a warning per image
+
+
+def test_run_preflight_stops_on_a_missing_labels_folder(tmp_path):
+    data = make_dataset(tmp_path / "data", {"train/a": None, "val/b": None})
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"name: nolabels\ntask: detect\nmodel: yolov8n.yaml\ndata: {data}\nfreeze: none\n"
+                      "train: {epochs: 1, imgsz: 64, batch: 2, workers: 0}\n")
+    done = cli([str(recipe), "--dry-run", "--runs-dir", str(tmp_path / "runs")], cwd=tmp_path, module="pipeline.run")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"labels folder {tmp_path / 'data' / 'labels' / 'train'} not found" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_help_is_light_and_lists_the_subcommands(tmp_path):
+    done = cli(["--help"], cwd=tmp_path)
+    assert done.returncode == 0 and all(c in done.stdout for c in ("convert", "check", "preview"))
+    probe = "import sys, pipeline.datasets.__main__ as m; m._parser(); print(sorted({'torch', 'ultralytics', " \
+            "'cv2', 'albumentations'} & set(sys.modules)))"
+    imported = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+                              capture_output=True, text=True, timeout=60)
+    assert imported.stdout.strip() == "[]", imported.stdout + imported.stderr

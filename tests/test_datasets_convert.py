@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import cv2
@@ -342,3 +343,57 @@ def test_missing_json_is_one_clear_error(tmp_path, capsys):
     assert run(["convert", "coco", tmp_path / "coco", "--out", tmp_path / "o"]) == 2
     assert "holds no instances_*.json files" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_voc_filename_with_another_extension_is_found_by_stem(voc, tmp_path, capsys):
+    src = tmp_path / "voc"
+    shutil.copytree(voc, src)
+    for xml in (src / "Annotations").glob("*.xml"):  # labelling tools write x.png into the XML of x.jpg
+        xml.write_text(xml.read_text().replace(".jpg</filename>", ".png</filename>"))
+    out = tmp_path / "out"
+    assert run(["convert", "voc", src, "--out", out, "--val-fraction", "0.5"]) == 0
+    assert "recovered: image found by the annotation's stem (<filename> missing) 2" in capsys.readouterr().out
+    report = json.loads((out / "convert_report.json").read_text())
+    assert report["recovered"] == {"image found by the annotation's stem (<filename> missing)": 2}
+    assert report["counts"]["images"]["total"] == 2 and report["skipped"] == []
+    assert sorted(p.name for p in out.glob("images/*/*")) == ["2008_000001.jpg", "2008_000002.jpg"]
+    assert_rows(labels_of(out, "2008_000002"), [[1, 0.5, 0.5, 1.0, 1.0]])
+
+
+def test_a_conversion_that_writes_no_image_is_an_error(voc, tmp_path, capsys):
+    src = tmp_path / "voc"
+    shutil.copytree(voc, src)
+    for image in (src / "JPEGImages").iterdir():
+        image.unlink()
+    assert run(["convert", "voc", src, "--out", tmp_path / "o1"]) == 2
+    err = capsys.readouterr().err
+    assert f"no image of {src} could be converted (voc, 2 skipped); nothing written" in err
+    assert "2008_000001.jpg: image skipped: <filename> not in JPEGImages/ and no image named 2008_000001.*" in err
+    (src / "JPEGImages" / "2008_000001.jpg").write_bytes(b"not a jpeg")  # found, but unreadable
+    assert run(["convert", "voc", src, "--out", tmp_path / "o2"]) == 2
+    assert "image skipped: not a readable image" in capsys.readouterr().err
+    gtsrb = tmp_path / "gtsrb"
+    gtsrb.mkdir()
+    csv = "Path,Roi.X1,Roi.Y1,Roi.X2,Roi.Y2,ClassId\nTrain/14/14_00000_00000.png,1,1,9,9,14\n"  # a missing image
+    (gtsrb / "Train.csv").write_text(csv)
+    assert run(["convert", "gtsrb", gtsrb, "--out", tmp_path / "o3"]) == 2
+    err = capsys.readouterr().err
+    assert f"no image of {gtsrb} could be converted (gtsrb, 1 skipped)" in err
+    assert "14_00000_00000.png: listed in the CSV but missing" in err
+    assert not any((tmp_path / name).exists() for name in ("o1", "o2", "o3"))
+
+
+def test_convert_check_preview_with_relative_paths(kitti, tmp_path, monkeypatch, capsys):
+    shutil.copytree(kitti, tmp_path / "downloads" / "kitti")
+    monkeypatch.chdir(tmp_path)
+    assert run(["convert", "kitti", "downloads/kitti", "--out", "data/kitti-yolo"]) == 0
+    assert (tmp_path / "data" / "kitti-yolo" / "data.yaml").is_file()
+    assert len(list((tmp_path / "data" / "kitti-yolo").glob("images/*/*.png"))) == 4
+    capsys.readouterr()
+    assert run(["check", "data/kitti-yolo/data.yaml", "--json", "report.json"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["ok"] and sum(s["images"] for s in report["splits"].values()) == 4
+    assert run(["preview", "data/kitti-yolo/data.yaml", "--augment", "rain", "--out", "grid.jpg", "--n", "2",
+                "--imgsz", "64"]) == 0
+    grid = cv2.imread(str(tmp_path / "grid.jpg"))
+    assert grid is not None and grid.shape[0] >= 64 and grid.std() > 0

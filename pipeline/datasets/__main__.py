@@ -22,8 +22,9 @@ TASKS = ("detect", "segment", "classify")
 
 
 def _parser() -> argparse.ArgumentParser:
+    # light imports only: --help must answer at once; ultralytics, torch and cv2 load in the subcommands
     from pipeline.augment import PRESETS
-    from pipeline.datasets.convert import FORMATS
+    from pipeline.datasets import FORMATS
 
     parser = argparse.ArgumentParser(prog="python -m pipeline.datasets",
                                      description="Bring road datasets in, check them, preview augmentations.")
@@ -100,8 +101,9 @@ def _run(args: argparse.Namespace) -> int:
 @cli_entry
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the subcommand."""
-    bootstrap()
-    return _run(_parser().parse_args(argv))
+    args = _parser().parse_args(argv)
+    bootstrap()  # imports Ultralytics (and torch): after parsing, so --help and usage errors stay fast
+    return _run(args)
 
 
 if __name__ == "__main__":

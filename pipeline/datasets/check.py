@@ -1,16 +1,21 @@
 """Dataset check: counts per split and class, and every problem that would silently cost training data.
 
-Errors (exit 1, and ``pipeline.run`` stops): unreadable images, malformed label rows, class ids out of range,
-coordinates out of [0, 1], degenerate boxes, polygons with fewer than 3 points or no area, rows mixing boxes and
-polygons, splits without images. Warnings (reported, not failing): missing or empty label files (background
-images), duplicate images, boxes reaching past the image edge, classes without training instances.
+Errors (exit 1, and ``pipeline.run`` stops): unreadable images, malformed label rows, values that are not finite
+numbers, class ids out of range, coordinates out of [0, 1], degenerate boxes, polygons with fewer than 3 points or no
+area, rows mixing boxes and polygons, splits without images, missing labels folders, and anything else Ultralytics'
+own verification would drop from training (e.g. a truncated JPEG). Warnings (reported, not failing): missing or empty
+label files (background images), duplicate images, boxes reaching past the image edge, JPEGs Ultralytics re-saves,
+classes without training instances.
 Box sizes are binned as COCO does: small < 32², medium < 96² pixels of area, large above.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections import Counter, defaultdict
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,7 +23,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from pipeline.datasets.images import ImageInfo, inspect_image, is_image
+from pipeline.datasets.images import ImageInfo, image_files, inspect_image
 from pipeline.errors import UserError
 
 TASKS = ("detect", "segment", "classify")
@@ -95,10 +100,36 @@ def scan_image(path: Path, report: DatasetReport, digests: dict[str, list[str]])
     except ValueError as exc:
         report.errors.append(f"{path}: {exc}")
         return None
-    if info.jpeg_unterminated:
-        report.warnings.append(f"{path}: JPEG without end marker; Ultralytics will re-save it on first load")
     digests[info.digest].append(str(path))
     return info
+
+
+def _ultralytics_verdict(image: Path, label: Path | None, nc: int, unterminated: bool) -> str | None:
+    """Why Ultralytics' own verification drops this image (with its label file, when given) from training, or None.
+
+    Ultralytics 8.4.190 ``verify_image_label`` (``verify_image`` without a label), both through ``check_image``,
+    which re-saves a JPEG lacking its end marker in place: such a file is verified on a temporary copy, so the
+    dataset is never written to.
+    """
+    from ultralytics.data.utils import verify_image, verify_image_label
+
+    with tempfile.TemporaryDirectory(prefix="roadtune-check-") if unterminated else nullcontext() as tmp:
+        im_file = str(shutil.copy(image, Path(tmp) / image.name) if tmp else image)
+        if label is None:
+            _, _, corrupt, msg = verify_image(((im_file, 0), ""))
+        else:
+            *_, corrupt, msg = verify_image_label((im_file, str(label), "", False, nc, 0, 0, False))
+    return msg.split("ignoring corrupt image/label: ", 1)[-1] if corrupt else None
+
+
+def add_verdict(report: DatasetReport, image: Path, info: ImageInfo, label: Path | None = None) -> bool:
+    """Record Ultralytics' verdict on a readable image as an error (dropped) or warning (re-saved); True if kept."""
+    reason = _ultralytics_verdict(image, label, len(report.names), info.jpeg_unterminated)
+    if reason:
+        report.errors.append(f"{image}: Ultralytics drops it from training ({reason})")
+    elif info.jpeg_unterminated:
+        report.warnings.append(f"{image}: JPEG without end marker; Ultralytics will re-save it on first load")
+    return reason is None
 
 
 def add_duplicate_warnings(report: DatasetReport, digests: dict[str, list[str]]) -> None:
@@ -114,6 +145,8 @@ def _row(parts: list[str], nc: int, task: str) -> tuple[int, np.ndarray, bool]:
         values = [float(v) for v in parts]
     except ValueError:
         raise ValueError(f"not all numbers: {' '.join(parts)}") from None
+    if not np.isfinite(values).all():  # Ultralytics drops the image as corrupt
+        raise ValueError(f"not all finite numbers (nan or inf): {' '.join(parts)}")
     cls, coords = values[0], np.asarray(values[1:])
     if cls != int(cls) or not 0 <= cls < nc:
         raise ValueError(f"class id {parts[0]} out of range 0-{nc - 1}")
@@ -164,14 +197,11 @@ def _check_labels(label: Path, info: ImageInfo, task: str, stats: SplitStats, re
 
 
 def list_images(entries: list[Path], split: str, report: DatasetReport) -> list[Path]:
-    """Images of a split from folders and/or image-list files (``./`` lines are relative to the list)."""
+    """Images of a split, listed as training lists them (folders and/or image-list files)."""
     images = []
     for entry in entries:
-        if entry.is_dir():
-            images += [p for p in entry.rglob("*") if p.is_file() and is_image(p)]
-        elif entry.is_file():
-            lines = [x.strip() for x in entry.read_text(encoding="utf-8-sig").splitlines() if x.strip()]
-            images += [entry.parent / x[2:] if x.startswith("./") else Path(x) for x in lines]
+        if entry.exists():
+            images += image_files(entry, prefix=f"{split}: ")
         else:
             report.errors.append(f"{split}: {entry} does not exist")
     return sorted(images)
@@ -183,6 +213,19 @@ def _summary(split: str, what: str, files: list[str]) -> str:
     return f"{split}: {len(files)} images {what}: {shown}"
 
 
+def _missing_label_folders(split: str, images: list[Path], labels: list[Path], report: DatasetReport) -> set[Path]:
+    """One error per labels folder training would read that does not exist (Ultralytics would then train on no
+    labels at all); returns those folders."""
+    folders: dict[Path, Path] = {}
+    for image, label in zip(images, labels):
+        folders.setdefault(label.parent, image.parent)
+    missing = {folder for folder in folders if not folder.is_dir()}
+    for folder in sorted(missing):
+        report.errors.append(f"{split}: labels folder {folder} not found (Ultralytics reads the labels of the "
+                             f"images in {folders[folder]} from there: last /images/ -> /labels/)")
+    return missing
+
+
 def _check_split(split: str, entries: list[Path], task: str, report: DatasetReport, digests: dict) -> None:
     """Check every image and label file of one split."""
     from ultralytics.data.utils import img2label_paths  # Ultralytics' own images -> labels rule
@@ -192,17 +235,21 @@ def _check_split(split: str, entries: list[Path], task: str, report: DatasetRepo
     images = list_images(entries, split, report)
     if not images:
         report.errors.append(f"{split}: no images found in {', '.join(map(str, entries))}")
+    labels = [Path(p) for p in img2label_paths(images)]
+    no_folder = _missing_label_folders(split, images, labels, report)
     missing, edge = [], []
-    for image, label in TQDM(list(zip(images, img2label_paths([str(p) for p in images]))), desc=f"check {split}"):
+    for image, label in TQDM(list(zip(images, labels)), desc=f"check {split}"):
         info = scan_image(image, report, digests)
         if info is None:
             continue
         stats.images += 1
-        if not Path(label).is_file():
+        errors = len(report.errors)
+        if not label.is_file():
             stats.missing_labels += 1
-            missing.append(image.name)
-        elif _check_labels(Path(label), info, task, stats, report):
+            missing += [] if label.parent in no_folder else [image.name]  # a missing folder is already an error
+        elif _check_labels(label, info, task, stats, report):
             edge.append(image.name)
+        add_verdict(report, image, info, label if len(report.errors) == errors else None)  # backstop, no repeats
     if missing:
         report.warnings.append(_summary(split, "without a label file (trained as background)", missing))
     if stats.empty:

@@ -1,8 +1,9 @@
 """Check of a classification dataset: an image-folder root with ``train/<class>/`` and ``val/<class>/`` folders.
 
-Errors: unreadable images, a training class without images, class folders in val/test that train lacks (Ultralytics
-takes the class list from ``train/``). Warnings: no validation folder, empty validation classes, duplicate
-images, and class imbalance (largest training class more than ``IMBALANCE_RATIO`` times the smallest).
+Errors: unreadable images and any image Ultralytics' own verification drops (e.g. a truncated JPEG), a training
+class without images, class folders in val/test that train lacks (Ultralytics takes the class list from ``train/``).
+Warnings: no validation folder, empty validation classes, duplicate images, and class imbalance (largest training
+class more than ``IMBALANCE_RATIO`` times the smallest).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from pipeline.datasets.check import DatasetReport, SplitStats, add_duplicate_warnings, scan_image
+from pipeline.datasets.check import DatasetReport, SplitStats, add_duplicate_warnings, add_verdict, scan_image
 from pipeline.datasets.images import is_image
 from pipeline.datasets.resolve import VAL_NAMES
 from pipeline.errors import UserError
@@ -27,9 +28,10 @@ def _check_split(split: str, folder: Path, report: DatasetReport, digests: dict)
     if extra:
         report.errors.append(f"{split}: class folders not in train/: {', '.join(extra)}")
     for cls, name in TQDM(list(report.names.items()), desc=f"check {split}"):
-        images = sorted(p for p in (folder / name).rglob("*") if p.is_file() and is_image(p))
-        for image in images:
-            if scan_image(image, report, digests) is not None:
+        # the files Ultralytics 8.4.190 ClassificationDataset reads (torchvision ImageFolder, IMG_FORMATS suffixes)
+        for image in sorted(p for p in (folder / name).rglob("*") if p.is_file() and is_image(p)):
+            info = scan_image(image, report, digests)
+            if info is not None and add_verdict(report, image, info):
                 stats.images += 1
                 stats.instances[cls] += 1
         if not stats.instances[cls]:

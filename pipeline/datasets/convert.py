@@ -19,12 +19,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from pipeline.datasets import FORMATS
 from pipeline.datasets.classmap import ClassMap, resolve_classmap
 from pipeline.datasets.images import ImageInfo, inspect_image
 from pipeline.datasets.source import ReadOptions, Sample, SkipObject, Source, yolo_values
 from pipeline.errors import UserError
 
-FORMATS = ("kitti", "bdd100k", "cityscapes", "voc", "coco")
 REPORT_NAME = "convert_report.json"  # also marks a folder this tool wrote, which --overwrite may replace
 SPLITS = ("train", "val")
 
@@ -41,6 +41,7 @@ class ConvertReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)
     unmapped: Counter = field(default_factory=Counter)
+    recovered: Counter = field(default_factory=Counter)
 
     def table(self) -> pd.DataFrame:
         """Images and instances per class (rows) and split (columns)."""
@@ -53,7 +54,7 @@ class ConvertReport:
         """JSON-ready summary (written to ``convert_report.json``)."""
         return {"complete": True, "names": list(self.names), "counts": self.table().to_dict(orient="index"),
                 "clipped": self.clipped, "dropped": dict(self.dropped), "not_in_class_map": dict(self.unmapped),
-                "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}
+                "recovered": dict(self.recovered), "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}
 
     def render(self, limit: int = 20) -> str:
         """Human-readable summary; at most ``limit`` skipped items are listed (all are in the JSON report)."""
@@ -61,8 +62,9 @@ class ConvertReport:
                  f"boxes/polygons clipped to the image: {self.clipped}"]
         if self.dropped:
             lines.append("dropped by design: " + ", ".join(f"{k} {v}" for k, v in sorted(self.dropped.items())))
-        if self.unmapped:
-            lines.append("not in the class map: " + ", ".join(f"{k} {v}" for k, v in sorted(self.unmapped.items())))
+        for title, counts in (("not in the class map", self.unmapped), ("recovered", self.recovered)):
+            if counts:
+                lines.append(f"{title}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         lines.append(f"skipped: {len(self.skipped)}" + (f" (all in {self.out / REPORT_NAME})" if self.skipped else ""))
         lines += [f"  {f}: {r}" for f, r in self.skipped[:limit]]
         if len(self.skipped) > limit:
@@ -152,6 +154,16 @@ def _write_sample(sample: Sample, info: ImageInfo, classmap: ClassMap, out: Path
     report.images[sample.split] += 1
 
 
+def require_images(found: bool, fmt: str, src: Path, skipped: list[tuple[str, str]], dropped: Counter) -> None:
+    """A conversion that would write no image at all is an error, naming the first reasons images were left out."""
+    if not found:
+        shown = [f"{file}: {reason}" for file, reason in skipped[:5]]
+        shown += [f"... and {len(skipped) - 5} more skipped"] if len(skipped) > 5 else []
+        shown += [f"dropped: {what} ({count})" for what, count in sorted(dropped.items())]
+        raise UserError(f"no image of {src} could be converted ({fmt}, {len(skipped)} skipped); nothing written",
+                        shown)
+
+
 def read_source(fmt: str, src: Path, options: ReadOptions) -> Source:
     """Run the format's reader (``pipeline.datasets.convert_<fmt>.read``)."""
     if fmt not in FORMATS:
@@ -173,9 +185,11 @@ def convert(fmt: str, src: Path, out: Path, classes: str = "road", val_fraction:
     source = read_source(fmt, src, options)
     classmap = resolve_classmap(classes, fmt, source.known_classes,
                                 (o.label for s in source.samples for o in s.objects))
-    prepare_out(out, src, overwrite)
-    report = ConvertReport(out, classmap.names, skipped=list(source.problems), dropped=source.dropped)
+    report = ConvertReport(out, classmap.names, skipped=list(source.problems), dropped=source.dropped,
+                           recovered=source.recovered)
     readable = _readable(source.samples, report)
+    require_images(bool(readable), fmt, src, report.skipped, report.dropped)  # before anything is written to `out`
+    prepare_out(out, src, overwrite)
     assign_splits([sample for sample, _ in readable], val_fraction, seed)
     for split in SPLITS:
         (out / "images" / split).mkdir(parents=True, exist_ok=True)

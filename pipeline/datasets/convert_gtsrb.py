@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 
 from pipeline.datasets.classmap import ClassMap, resolve_classmap
-from pipeline.datasets.convert import REPORT_NAME, prepare_out
+from pipeline.datasets.convert import REPORT_NAME, prepare_out, require_images
 from pipeline.datasets.resolve import CLASS_NAMES_FILE
 from pipeline.errors import UserError
 
@@ -197,9 +197,11 @@ def convert_gtsrb(src: Path, out: Path, classes: str = "road", val_fraction: flo
     signs = read_gtsrb(src)
     seen = sorted({s.class_id for s in signs})
     classmap = resolve_classmap(classes, "gtsrb", [str(i) for i in seen], [])
-    _prepare(out, src, overwrite)
     report = GtsrbReport(out, ())
     usable = usable_signs(signs, classmap, crop_roi, report)
+    unmapped = Counter({f"class id {k} not in the class map": v for k, v in report.dropped.items()})
+    require_images(bool(usable), "gtsrb", src, report.skipped, unmapped)  # before anything is written to `out`
+    _prepare(out, src, overwrite)
     report.names = tuple(n for n in classmap.names if n in {name for _, name in usable})
     width = max(2, len(str(len(report.names) - 1)))
     splits = split_by_track([sign for sign, _ in usable], val_fraction, seed)

@@ -3,20 +3,24 @@
 With those lists, only the images they name are converted (VOC2012 also annotates images of other tasks).
 VOC pixel coordinates are 1-based (``xmin=1`` is the first column); they are shifted by one to the 0-based
 convention, as Ultralytics' own VOC.yaml conversion does. ``difficult`` objects are dropped unless
-``--keep-difficult``.
+``--keep-difficult``. When the file an annotation's ``<filename>`` names is missing, the image with the annotation's
+stem is used (and counted in the report).
 """
 
 from __future__ import annotations
 
+import glob
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from pipeline.datasets.images import is_image
 from pipeline.datasets.source import (ReadOptions, Sample, Source, SourceObject, require_files, require_paths,
                                      require_task)
 
 KNOWN_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                  "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
                  "tvmonitor")
+BY_STEM = "image found by the annotation's stem (<filename> missing)"
 
 
 def _object(node: ET.Element) -> SourceObject:
@@ -30,6 +34,22 @@ def _object(node: ET.Element) -> SourceObject:
     return SourceObject(name.strip(), box=(x1, y1, x2, y2))
 
 
+def _image(images: Path, filename: str, stem: str, source: Source) -> Path | None:
+    """The image an annotation names; when that file is missing, the one image in ``JPEGImages/`` with the
+    annotation's stem (labelling tools write ``x.png`` into the XML of ``x.jpg``). None, reported, when neither."""
+    named = images / filename
+    if named.is_file():
+        return named
+    found = sorted(p for p in images.glob(f"{glob.escape(stem)}.*") if is_image(p))
+    if len(found) == 1:
+        source.recovered[BY_STEM] += 1
+        return found[0]
+    reason = f"{len(found)} images named {stem}.* ({', '.join(p.name for p in found)})" if found else \
+        f"no image named {stem}.*"
+    source.problems.append((str(named), f"image skipped: <filename> not in JPEGImages/ and {reason} there"))
+    return None
+
+
 def _sample(xml_file: Path, images: Path, options: ReadOptions, source: Source) -> Sample | None:
     """Parse one annotation file; unusable files and objects are reported."""
     try:
@@ -37,7 +57,9 @@ def _sample(xml_file: Path, images: Path, options: ReadOptions, source: Source) 
     except ET.ParseError as exc:
         source.problems.append((str(xml_file), f"annotation skipped: malformed XML ({exc})"))
         return None
-    image = images / (root.findtext("filename") or f"{xml_file.stem}.jpg").strip()
+    image = _image(images, (root.findtext("filename") or f"{xml_file.stem}.jpg").strip(), xml_file.stem, source)
+    if image is None:
+        return None
     objects = []
     for i, node in enumerate(root.iter("object")):
         if node.findtext("difficult", "0").strip() == "1" and not options.keep_difficult:

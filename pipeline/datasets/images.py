@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from PIL import Image
 
@@ -26,6 +27,21 @@ def is_image(path: Path) -> bool:
     from ultralytics.data.utils import IMG_FORMATS
 
     return path.suffix[1:].lower() in IMG_FORMATS
+
+
+def image_files(entry: Path, prefix: str = "") -> list[Path]:
+    """The images training reads from one split entry (a folder, searched recursively, or an image-list .txt whose
+    ``./`` lines are relative to it); empty when it holds none.
+    """
+    from ultralytics.data.base import BaseDataset
+
+    # Ultralytics 8.4.190 BaseDataset.get_img_files is the lister training uses; it reads nothing of the dataset
+    # but `prefix` (log lines) and `fraction`, so it runs on a stand-in. It raises when it finds no image.
+    try:
+        files = BaseDataset.get_img_files(SimpleNamespace(prefix=prefix, fraction=1.0), str(entry))
+    except FileNotFoundError:
+        return []
+    return [Path(f) for f in files]
 
 
 def _opener(path: Path) -> Callable[..., Image.Image]:

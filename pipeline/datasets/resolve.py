@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,29 @@ class Dataset:
     image_folder: bool = False  # a classification root (train/<class>/*): `yaml_path` is that folder itself
 
     def split_dirs(self, split: str) -> list[Path]:
-        """Image folders of a split (train/val), absolute."""
+        """Image folders (or image-list files) of a split, absolute, as Ultralytics 8.4.190 ``check_det_dataset``
+        resolves them: against the root, a missing ``../x`` entry retried as ``x``."""
         entries = self.config.get(split) or []
-        return [(self.root / e).resolve() for e in ([entries] if isinstance(entries, str) else entries)]
+        if isinstance(entries, str):
+            path = (self.root / entries).resolve()
+            if not path.exists() and entries.startswith("../"):
+                path = (self.root / entries[3:]).resolve()
+            return [path]
+        return [(self.root / e).resolve() for e in entries]
 
     def label_dirs(self, split: str) -> list[Path]:
-        """Label folders of a split, by Ultralytics' images -> labels rule."""
-        return [Path(str(d).replace("/images", "/labels", 1)) for d in self.split_dirs(split)]
+        """Label folders of a split's image folders, by Ultralytics 8.4.190 ``img2label_paths`` (last ``/images/``)."""
+        from ultralytics.data.utils import img2label_paths
+
+        # map a file inside the folder, not the folder: img2label_paths strips the last "." suffix of its input
+        return [Path(label).parent for label in img2label_paths([d / "x.jpg" for d in self.split_dirs(split)])]
+
+    def image_files(self, split: str) -> list[Path]:
+        """The images of a split that training reads (see :func:`pipeline.datasets.images.image_files`)."""
+        from pipeline.datasets.images import image_files
+
+        entries = [entry for entry in self.split_dirs(split) if entry.exists()]
+        return sorted(p for entry in entries for p in image_files(entry, prefix=f"{split}: "))
 
 
 def read_dataset_yaml(path: Path) -> dict[str, Any]:
@@ -99,16 +116,28 @@ def resolve_dataset(path: Path) -> Dataset:
         if not resolved.is_file():
             resolved.write_text(yaml.safe_dump(config, sort_keys=False))
         return Dataset(resolved, root, names, config)
-    root = Path(config["path"]) if config.get("path") else path.parent
-    root = root if root.is_absolute() else (path.parent / root).resolve()
-    return Dataset(path.resolve(), root, names, config)
+    return Dataset(path.resolve(), dataset_root(config, path), names, config)
+
+
+def dataset_root(config: dict[str, Any], yaml_path: Path) -> Path:
+    """The folder split entries are relative to, by Ultralytics 8.4.190 ``check_det_dataset``: ``path:`` as given
+    (relative to the working directory, else under DATASETS_DIR), or without it the YAML's own folder."""
+    from ultralytics.utils import DATASETS_DIR
+
+    root = Path(config["path"]) if config.get("path") else yaml_path.resolve().parent
+    if not root.exists() and not root.is_absolute():
+        root = DATASETS_DIR / root
+    return root.resolve()
 
 
 def has_segment_labels(dataset: Dataset) -> bool:
-    """True when the train labels carry polygons (class plus at least 3 points), as segment training needs."""
-    for label_dir in dataset.label_dirs("train"):
-        for label in sorted(label_dir.glob("*.txt"))[:200]:
-            for line in label.read_text().splitlines():
-                if len(line.split()) >= 7:
-                    return True
+    """True when the train labels carry polygons (class plus at least 3 points), as segment training needs.
+    Reads the label files training reads: Ultralytics 8.4.190 ``img2label_paths`` of the split's images."""
+    from ultralytics.data.utils import img2label_paths
+
+    labels = (Path(p) for p in img2label_paths(dataset.image_files("train")))
+    for label in islice((p for p in labels if p.is_file()), 200):
+        for line in label.read_text(encoding="utf-8-sig").splitlines():
+            if len(line.split()) > 6:  # Ultralytics 8.4.190 verify_image_label: over 6 values is a segment
+                return True
     return False

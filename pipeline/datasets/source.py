@@ -33,12 +33,14 @@ class Sample:
 
 @dataclass
 class Source:
-    """Everything a reader found: samples, the format's class list, problems (file, reason), deliberate drops."""
+    """Everything a reader found: samples, the format's class list, problems (file, reason), deliberate drops, and
+    images found only by a fallback rule."""
 
     samples: list[Sample]
     known_classes: tuple[str, ...]
     problems: list[tuple[str, str]] = field(default_factory=list)
     dropped: Counter = field(default_factory=Counter)
+    recovered: Counter = field(default_factory=Counter)  # how -> count of images found by a fallback rule
 
 
 @dataclass(frozen=True)
