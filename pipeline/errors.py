@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Callable, Sequence
 
 EXIT_USER_ERROR = 2
+# Faults of the place a command writes to: the user can fix them (space, permissions), so no traceback.
+WRITE_FAULTS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+                errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+                errno.EPERM: "permission denied", errno.ENOTDIR: "a part of the path is a file, not a folder"}
 
 
 class UserError(Exception):
@@ -35,6 +40,14 @@ def cli_entry(main: Callable[[Sequence[str] | None], int | None]) -> Callable[[S
             return int(main(argv) or 0)
         except UserError as exc:
             print(exc.render(), file=sys.stderr)
+            return EXIT_USER_ERROR
+        except OSError as exc:
+            if exc.errno not in WRITE_FAULTS:
+                raise
+            where = exc.filename or "a file"
+            print(f"error: cannot write {where}: {WRITE_FAULTS[exc.errno]} ({exc.strerror}). Free space or fix the "
+                  "permissions, then run the same command again (an interrupted run resumes with --resume)",
+                  file=sys.stderr)
             return EXIT_USER_ERROR
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

@@ -52,6 +52,17 @@ def last_error(console: Path) -> str:
     return (errors or lines or ["no output"])[-1][:400]
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: Linux kills it when the sweep process dies (even by SIGKILL), so an orphaned
+    point never trains on beside a re-run of the sweep.
+    """
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def run_point(point_dir: Path, device: str | None = None) -> PointResult:
     """Run one point's child process to its end; output goes to console.txt in the point folder."""
     env = dict(os.environ)
@@ -62,7 +73,8 @@ def run_point(point_dir: Path, device: str | None = None) -> PointResult:
     cmd = [sys.executable, "-m", "pipeline.run", str(point_dir / "recipe.yaml"), "--run-dir", str(point_dir)]
     start = time.perf_counter()
     with (point_dir / CONSOLE).open("ab") as console:
-        proc = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT, env=env,
+                                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         # wait4 gives this child's own resource usage (peak RSS), which Popen.wait does not.
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SHARED
+from shell import REPO, SHARED
 
 SHARED_NEEDED = ("data/kitti_mini", "data/gtsrb_mini", "weights/yolov5n_coco_state_dict.pt",
                  "video/highway_dashcam_udacity_test_video.mp4")
@@ -57,3 +57,12 @@ def official_weights(tmp_path_factory) -> Path:
     for name in ("yolov8n", "yolov8n-seg"):
         save_checkpoint(build_model(f"{name}.yaml"), folder / f"{name}.pt")
     return folder
+
+
+@pytest.fixture(scope="session")
+def quickstart_run(user_repo) -> tuple[str, str]:
+    """README's quickstart, shrunk to one epoch: (what it printed, the run folder as printed)."""
+    from shell import TINY, printed, type_command
+
+    out = type_command(user_repo, "python -m pipeline.run recipes/quickstart.yaml", TINY)
+    return out, printed(out, "run folder")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
 TINY = "--set train.epochs=1 --set train.imgsz=64 --set train.batch=8 --set train.workers=0"
 TWO_TINY_STAGES = "--set stages.0.epochs=1 --set stages.1.epochs=1 --set train.imgsz=64 --set train.workers=0"
 

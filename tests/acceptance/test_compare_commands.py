@@ -1,0 +1,34 @@
+"""README's sweep and comparison commands, typed from the repo root."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from shell import TINY, needs_shared, printed, type_command, user_env
+
+pytestmark = pytest.mark.slow
+SMALL_GRID = "--set sweep.freeze=[none,backbone] --set sweep.repeats=1"
+
+
+def test_sweep_then_compare(user_repo, official_weights):
+    env = user_env(ROADTUNE_WEIGHTS=str(official_weights))
+    out = type_command(user_repo, "python -m pipeline.run recipes/freeze-sweep.yaml --dry-run", env=env)
+    assert "15 points:" in out
+
+    out = type_command(user_repo, "python -m pipeline.run recipes/freeze-sweep.yaml", f"{TINY} {SMALL_GRID}",
+                       env=env)
+    sweep = printed(out, "sweep folder")
+    assert sweep.startswith("runs/freeze-sweep/")
+    report = pd.read_csv(user_repo / sweep / "report.csv")
+    assert sorted(report["freeze"]) == ["backbone", "none"]
+
+    typed = "python -m pipeline.compare runs/freeze-sweep/20261124-101500"
+    out = type_command(user_repo, typed.replace("runs/freeze-sweep/20261124-101500", sweep), env=env)
+    assert "report" in out.lower()
+
+
+def test_advise_on_kitti(user_repo):
+    needs_shared(user_repo, "data/kitti_mini", "weights/yolov5n_coco_state_dict.pt")
+    out = type_command(user_repo, "python -m pipeline.compare --advise recipes/freeze-sweep-kitti.yaml",
+                       env=user_env(ROADTUNE_WEIGHTS="../shared/weights"))
+    assert "freeze" in out
