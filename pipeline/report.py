@@ -112,8 +112,14 @@ def _deltas(points: pd.DataFrame, label: str) -> dict[str, pd.Series]:
     """The delta columns against `freeze: none`, signed so that positive is better (more accuracy, less cost)."""
     columns = {f"Δ {label} vs none (pts)": -points["map_lost_pts"], "time saved %": points["time_saved_pct"],
                "memory saved %": points["memory_saved_pct"]}
-    return {name: col.map(lambda v: "" if pd.isna(v) else f"{round(v, 1) + 0.0:+.1f}")  # +0.0 turns -0.0 into 0.0
-            for name, col in columns.items()}
+    return {name: col.map(_signed) for name, col in columns.items()}
+
+
+def _signed(value: float) -> str:
+    """One decimal with its sign; zero (also a rounded -0.04) without one."""
+    if pd.isna(value):
+        return ""
+    return "0.0" if round(value, 1) == 0 else f"{value:+.1f}"
 
 
 def display_table(c: Comparison, out: Path, fmt: str, links: bool) -> pd.DataFrame:
