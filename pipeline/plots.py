@@ -73,7 +73,7 @@ def accuracy_vs_cost(points: pd.DataFrame, score: str = "map50_95", label: str =
     """`score` against training time per epoch; the Pareto front (best accuracy for its cost) is marked."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
     front = pareto_front(points["time_per_epoch_s"], points[score])
-    ax.scatter(points["time_per_epoch_s"], points[score], c="tab:gray", label="freeze depth")
+    ax.scatter(points["time_per_epoch_s"], points[score], c="tab:gray", label="point")
     best = points[front].sort_values("time_per_epoch_s")
     ax.plot(best["time_per_epoch_s"], best[score], "o-", color="tab:red", label="Pareto front")
     for x, y, name in zip(points["time_per_epoch_s"], points[score], point_labels(points, axes)):

@@ -54,7 +54,7 @@ class Report:
     tolerance: float
 
     def recommendations(self) -> list[str]:
-        """One line per comparison and family, in plain text (the Markdown's bold and code marks removed)."""
+        """One line per recommendation of every comparison, as plain text (Markdown bold and code marks removed)."""
         return [f"{c.task} on {c.dataset}: " + r.replace("**", "").replace("`", "")
                 for c in self.comparisons for r in c.recommendations]
 
