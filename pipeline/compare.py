@@ -1,7 +1,8 @@
 """``python -m pipeline.compare RUN_OR_SWEEP_DIR... [--out DIR]``: compare finished runs in one report.
 
 Reads only the run folders' files and writes report.csv, report.md and a self-contained report.html (plots
-embedded) with one table per task and dataset, deltas against ``freeze: none`` and a recommendation.
+embedded) with one table per task and dataset, a column per swept key, deltas against ``freeze: none`` and one
+recommendation per swept key (none when the runs carry no signal).
 ``--advise RECIPE`` prints a freeze depth to start from, before any training.
 """
 
@@ -25,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tolerance", type=float, default=1.0,
                         help="mAP50-95 points a deeper freeze may lose and still be recommended (default 1)")
     parser.add_argument("--skip-incomplete", action="store_true",
-                        help="list folders without metrics.json as skipped instead of stopping with an error")
+                        help="list folders without metrics.json, or with an unreadable metrics.json or "
+                             "recipe.yaml, as skipped instead of stopping with an error")
     parser.add_argument("--no-links", action="store_true",
                         help="name the run folders instead of linking them (for a report published elsewhere)")
     parser.add_argument("--advise", type=Path, metavar="RECIPE",

@@ -1,5 +1,6 @@
-"""The freeze-depth report: per task and dataset a table of points, deltas against `freeze: none`, plots, and a
-recommendation, written as report.csv, report.md and a self-contained report.html (plots embedded as base64 PNG).
+"""The comparison report: per task and dataset a table of points (a column per swept key), deltas against
+`freeze: none`, plots, and recommendations (see :mod:`pipeline.recommend`), written as report.csv, report.md and a
+self-contained report.html (plots embedded as base64 PNG).
 """
 
 from __future__ import annotations
@@ -14,11 +15,19 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.plots import all_plots
-from pipeline.results import METRICS, Collected, score_of, collect, environments, per_class_table, points_table
+from pipeline.recommend import recommendations, score_floor
+from pipeline.results import (METRICS, Collected, axis_columns, collect, environments, find_axes, per_class_table,
+                              points_table, score_of)
 
+# Swept keys (other than freeze) go after "freeze"; map_lost_pts keeps its name and sign (lost = positive) for
+# readers of earlier reports: the tables show its negation as a signed delta instead.
 CSV_COLUMNS = ["task", "dataset", "model", "weights", "freeze", "frozen_layers", "params_trainable", "params_total",
                "n", *METRICS, *(f"{m}_std" for m in METRICS), "memory_kind", "map_lost_pts", "time_saved_pct",
                "memory_saved_pct", "run_dirs"]
+
+
+TITLE = "Run comparison"
+SKIPPED = "Skipped (unfinished, no metrics.json, or unreadable)"
 
 
 @dataclass
@@ -30,6 +39,7 @@ class Comparison:
     points: pd.DataFrame
     per_class: pd.DataFrame
     recommendations: list[str]
+    axes: dict[str, list[str]] = field(default_factory=dict)  # swept key -> its values, reference first
     plots: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -44,56 +54,16 @@ class Report:
     tolerance: float
 
     def recommendations(self) -> list[str]:
-        """One line per comparison and family, in plain text (the Markdown's bold and code marks removed)."""
+        """One line per recommendation of every comparison, as plain text (Markdown bold and code marks removed)."""
         return [f"{c.task} on {c.dataset}: " + r.replace("**", "").replace("`", "")
                 for c in self.comparisons for r in c.recommendations]
 
     def summary(self, paths: list[Path]) -> str:
         """What a CLI prints once the report is written: skips, failures, recommendations, where the files are."""
         lines = [f"skipped (no metrics.json): {p}" for p in self.collected.skipped]
+        lines += [f"warning: skipped unreadable run: {u}" for u in self.collected.unreadable]
         lines += [f"failed: {f['run_dir']}: {f['error']}" for f in self.collected.failed]
         return "\n".join(lines + self.recommendations() + ["report: " + ", ".join(map(str, paths))])
-
-
-def _change(pct: float, noun: str) -> str:
-    return f"{abs(pct):.0f}% {'less' if pct >= 0 else 'more'} {noun}"
-
-
-def _noise_note(points: pd.DataFrame, gap_pts: float, score: str = "map50_95") -> str:
-    """Whether the differences are inside the noise of the repeats (std over seeds)."""
-    if points["n"].max() < 2:
-        return " One run per depth: the noise of the repeats is unknown (set `sweep.repeats: 3` to measure it)."
-    noise = points[f"{score}_std"].max() * 100
-    spread = (points[score].max() - points[score].min()) * 100
-    if spread <= 2 * noise:
-        return (f" All depths lie within the noise of the repeats (spread {spread:.1f} points, std up to "
-                f"{noise:.1f}): the sweep cannot tell them apart; run more repeats or epochs.")
-    if gap_pts <= noise:
-        return (f" The gap to the best ({gap_pts:.1f} points) is inside the noise of the repeats "
-                f"(std up to {noise:.1f}).")
-    return f" Repeat noise: std up to {noise:.1f} points."
-
-
-def recommend(points: pd.DataFrame, tolerance: float, score: str = "map50_95", label: str = "mAP50-95") -> str:
-    """The deepest freeze whose `score` is within `tolerance` points of the best of one family, with its savings."""
-    best = points.loc[points[score].idxmax()]
-    within = points[(best[score] - points[score]) * 100 <= tolerance + 1e-9]
-    choice = within.sort_values(["frozen_layers", "params_trainable"], ascending=[False, True]).iloc[0]
-    gap = (best[score] - choice[score]) * 100
-    model = choice["model"] + (f" from {choice['weights']}" if choice["weights"] else "")
-    text = (f"**{model}**: freeze `{choice['freeze']}` ({choice['frozen_layers']} layers frozen, "
-            f"{choice['params_trainable']:,} trainable parameters). Its {label} {choice[score]:.4f} is ")
-    text += ("the best of this comparison." if choice["config"] == best["config"] else
-             f"{gap:.1f} points below the best (`{best['freeze']}`, {best[score]:.4f}), within the "
-             f"{tolerance:g}-point tolerance.")
-    base = points[points["frozen_layers"] == 0]
-    if len(base) and choice["frozen_layers"] > 0:
-        kind = "GPU" if choice["memory_kind"] == "cuda" else "RSS"
-        fewer = 100 * (1 - choice["params_trainable"] / base["params_trainable"].iloc[0])
-        text += (f" Against `freeze: none` it trains {fewer:.0f}% fewer parameters and takes "
-                 f"{_change(choice['time_saved_pct'], 'time per epoch')} and "
-                 f"{_change(choice['memory_saved_pct'], f'peak {kind} memory')}.")
-    return text + _noise_note(points, gap, score)
 
 
 def build_report(folders: list[Path], tolerance: float = 1.0, skip_incomplete: bool = False,
@@ -104,11 +74,12 @@ def build_report(folders: list[Path], tolerance: float = 1.0, skip_incomplete: b
     comparisons = []
     for (task, dataset), group in runs.groupby(["task", "dataset"], sort=True):
         score, label = score_of(task)
-        points = points_table(group, score)
+        axes = find_axes(group, collected.grid)
+        points = points_table(group, score, axes)
         per_class = per_class_table(group)
-        recs = [recommend(family, tolerance, score, label) for _, family in points.groupby("family", sort=False)]
-        plots = all_plots(points, per_class, score, label) if with_plots else {}
-        comparisons.append(Comparison(task, dataset, points, per_class, recs, plots))
+        recs = recommendations(points, axes, tolerance, score, label, score_floor(score, len(per_class.columns)))
+        plots = all_plots(points, per_class, score, label, list(axes)) if with_plots else {}
+        comparisons.append(Comparison(task, dataset, points, per_class, recs, axes, plots))
     return Report(comparisons, collected, environments(runs), folders, tolerance)
 
 
@@ -137,13 +108,29 @@ def _escaped(table: pd.DataFrame, fmt: str) -> pd.DataFrame:
     return table.astype(str).map(html.escape) if fmt == "html" else table
 
 
-def display_table(points: pd.DataFrame, out: Path, fmt: str, links: bool) -> pd.DataFrame:
-    """The human table of one comparison: formatted mean ± std, deltas, links to the run folders."""
+def _deltas(points: pd.DataFrame, label: str) -> dict[str, pd.Series]:
+    """The delta columns against `freeze: none`, signed so that positive is better (more accuracy, less cost)."""
+    columns = {f"Δ {label} vs none (pts)": -points["map_lost_pts"], "time saved %": points["time_saved_pct"],
+               "memory saved %": points["memory_saved_pct"]}
+    return {name: col.map(_signed) for name, col in columns.items()}
+
+
+def _signed(value: float) -> str:
+    """One decimal with its sign; zero (also a rounded -0.04) without one."""
+    if pd.isna(value):
+        return ""
+    return "0.0" if round(value, 1) == 0 else f"{value:+.1f}"
+
+
+def display_table(c: Comparison, out: Path, fmt: str, links: bool) -> pd.DataFrame:
+    """The human table of one comparison: swept values, formatted mean ± std, deltas, links to the run folders."""
+    points = c.points
     kinds = points["memory_kind"].map({"cuda": "GPU", "rss": "RSS"}).fillna("?")
     memory = f"peak memory MB ({kinds.iloc[0]})" if kinds.nunique() == 1 else "peak memory MB"
     table = pd.DataFrame({
         "model": points["model"] + points["weights"].map(lambda w: f" ← {w}" if w else ""),
-        "freeze": points["freeze"], "frozen layers": points["frozen_layers"],
+        "freeze": points["freeze"], **{k: points[k] for k in axis_columns(c.axes)},
+        "frozen layers": points["frozen_layers"],
         "trainable params": points["params_trainable"].map("{:,}".format), "runs": points["n"]})
     for name, col, digits in [("mAP50", "map50", 4), ("mAP50-95", "map50_95", 4), ("mask mAP50-95", "mask_map50_95", 4),
                               ("top-1", "top1", 4), ("top-5", "top5", 4),
@@ -154,10 +141,8 @@ def display_table(points: pd.DataFrame, out: Path, fmt: str, links: bool) -> pd.
             table[name] = [_cell(m, s, digits) for m, s in zip(points[col], points[f"{col}_std"])]
     if kinds.nunique() > 1:
         table[memory] += " " + kinds
-    lost = "top-1 lost (pts)" if points["top1"].notna().any() else "mAP lost (pts)"
-    for name, col in [(lost, "map_lost_pts"), ("time saved %", "time_saved_pct"),
-                      ("memory saved %", "memory_saved_pct")]:
-        table[name] = points[col].map(lambda v: "" if pd.isna(v) else f"{round(v, 1) + 0.0:.1f}")  # no "-0.0"
+    if points["freeze"].nunique() > 1:  # without a freeze axis every point is its own `freeze: none` reference
+        table = table.assign(**_deltas(points, score_of(c.task)[1]))
     table = _escaped(table, fmt)
     table["run folders"] = [_links(dirs, out, fmt, links) for dirs in points["run_dirs"]]
     return table
@@ -168,9 +153,11 @@ def _header(report: Report, links: bool) -> list[tuple[str, str]]:
     sources = ", ".join(str(s) for s in report.sources)
     made = datetime.now().strftime("%Y-%m-%d %H:%M")
     header = [("Made from", f"{sources} on {made}; versions and devices at the end"),
-              ("Recommendation rule", "the deepest freeze whose mAP50-95 (top-1 accuracy for classify) is within "
-                                      f"{report.tolerance:g} point(s) of the best; deltas are against the "
-                                      "`freeze: none` point of the same model")]
+              ("Recommendation rule", "per swept key, its value with the best mAP50-95 (top-1 accuracy for "
+                                      "classify); for `freeze`, the deepest freeze within "
+                                      f"{report.tolerance:g} point(s) of the best; nothing when the best score is "
+                                      "below the floor or the differences lie within the noise of the repeats"),
+              ("Deltas", "against the `freeze: none` point with the same other settings; positive is better")]
     if not links:
         header.append(("Run folders", "named, not linked: they stay on the machine that made this report"))
     return header
@@ -184,11 +171,17 @@ def _failed(report: Report, out: Path, fmt: str, links: bool) -> pd.DataFrame:
     return failed
 
 
+def _skipped(report: Report) -> list[str]:
+    """The folders left out: unfinished ones, and (with --skip-incomplete) those with an unreadable file."""
+    return [str(p) for p in report.collected.skipped] + [f"unreadable: {u}" for u in report.collected.unreadable]
+
+
 def write_csv(report: Report, out: Path, links: bool) -> Path:
     """report.csv: one row per point and comparison, raw numbers, means and stds over repeats."""
     frames = [c.points.assign(run_dirs=c.points["run_dirs"].map(lambda ds: _links(ds, out, "csv", links)))
               for c in report.comparisons]
-    pd.concat(frames)[CSV_COLUMNS].to_csv(out / "report.csv", index=False)
+    swept = list(dict.fromkeys(k for c in report.comparisons for k in axis_columns(c.axes)))
+    pd.concat(frames)[[*CSV_COLUMNS[:5], *swept, *CSV_COLUMNS[5:]]].to_csv(out / "report.csv", index=False)
     return out / "report.csv"
 
 
@@ -198,16 +191,16 @@ def _md(table: pd.DataFrame) -> str:
 
 def write_markdown(report: Report, out: Path, images: dict[str, str], links: bool) -> Path:
     """report.md: header, one section per comparison (table, recommendation, plots), failures, environments."""
-    lines = ["# Freeze-depth comparison", ""] + [f"- **{k}:** {v}" for k, v in _header(report, links)]
+    lines = [f"# {TITLE}", ""] + [f"- **{k}:** {v}" for k, v in _header(report, links)]
     for c in report.comparisons:
-        lines += ["", f"## {c.task} on {c.dataset}", "", _md(display_table(c.points, out, "md", links)),
+        lines += ["", f"## {c.task} on {c.dataset}", "", _md(display_table(c, out, "md", links)),
                   "", "**Recommendation** (a measured result of these runs):", ""]
         lines += [f"- {r}" for r in c.recommendations] + [""]
         lines += [f"![{name}]({images[f'{c.task}/{c.dataset}/{name}']})" for name in c.plots]
     if report.collected.failed:
         lines += ["", "## Failed points", "", _md(_failed(report, out, "md", links))]
-    if report.collected.skipped:
-        lines += ["", "## Skipped (unfinished, no metrics.json)", ""] + [f"- {s}" for s in report.collected.skipped]
+    if _skipped(report):
+        lines += ["", f"## {SKIPPED}", ""] + [f"- {s}" for s in _skipped(report)]
     lines += ["", "## Versions and devices", "", _md(report.environments), ""]
     path = out / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -229,23 +222,22 @@ def _markup(text: str) -> str:
 
 def write_html(report: Report, out: Path, links: bool) -> Path:
     """report.html: the same content as the Markdown, self-contained (plots embedded), opens offline."""
-    body = ["<h1>Freeze-depth comparison</h1><ul>"]
+    body = [f"<h1>{TITLE}</h1><ul>"]
     body += [f"<li><b>{k}:</b> {_markup(v)}</li>" for k, v in _header(report, links)]
     body.append("</ul>")
     for c in report.comparisons:
         body += [f"<h2>{html.escape(c.task)} on {html.escape(c.dataset)}</h2>",
-                 display_table(c.points, out, "html", links).to_html(index=False, escape=False),
+                 display_table(c, out, "html", links).to_html(index=False, escape=False),
                  "<div class='rec'><b>Recommendation</b> (a measured result of these runs):<ul>"]
         body += [f"<li>{_markup(r)}</li>" for r in c.recommendations] + ["</ul></div><div>"]
         body += [f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
                  for name, png in c.plots.items()] + ["</div>"]
     if report.collected.failed:
         body += ["<h2>Failed points</h2>", _failed(report, out, "html", links).to_html(index=False, escape=False)]
-    if report.collected.skipped:
-        body += ["<h2>Skipped (unfinished, no metrics.json)</h2><ul>"]
-        body += [f"<li>{html.escape(str(s))}</li>" for s in report.collected.skipped] + ["</ul>"]
+    if _skipped(report):
+        body += [f"<h2>{SKIPPED}</h2><ul>"] + [f"<li>{html.escape(s)}</li>" for s in _skipped(report)] + ["</ul>"]
     body += ["<h2>Versions and devices</h2>", report.environments.to_html(index=False)]
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Freeze-depth comparison</title>"
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{TITLE}</title>"
             f"<style>{HTML_STYLE}</style></head><body>{''.join(body)}</body></html>")
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")

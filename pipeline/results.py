@@ -3,6 +3,8 @@
 A row carries what the report compares (accuracy, cost, parameters) and what it groups by: ``config`` (the run's
 recipe without its name and seed: runs that differ only by seed are repeats of one point) and ``family`` (also
 without the freeze: the points a freeze depth is compared within, against the family's ``freeze: none`` point).
+The swept keys (axes) of a comparison are the recipe keys whose values differ between its runs, in the order of the
+sweep's grid (sweep.json) where there is one.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ from typing import Any
 
 import pandas as pd
 import yaml
+from pydantic import ValidationError
 
 from pipeline.errors import UserError
 from pipeline.executors import STATUS
-from pipeline.sweep import POINTS, is_sweep_dir
+from pipeline.sweep import MARKER, POINTS, SweepConfig, is_sweep_dir
 
 METRICS = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "recall", "epochs",
            "time_per_epoch_s", "train_time_s", "images_per_s", "peak_memory_mb", "inference_ms_per_image"]
 SCORES = {"classify": ("top1", "top-1 accuracy")}  # what a comparison ranks points by; others: mAP50-95
 ENV_KEYS = ["roadtune", "ultralytics", "torch", "python", "device", "device_kind", "cpu_count", "git_commit"]
+SHOWN_AXES = {"freeze", "model", "weights"}  # swept keys the tables already show in columns of their own
+NOT_AXES = {"name", "sweep", "train.seed"}  # recipe keys that never make points differ (seeds make repeats)
 
 
 @dataclass
@@ -32,6 +37,8 @@ class Collected:
     runs: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # "<file>: <cause>" of runs skipped with --skip-incomplete
+    grid: dict[str, list[str]] = field(default_factory=dict)  # swept key -> values (display text), from sweep.json
 
 
 def score_of(task: str) -> tuple[str, str]:
@@ -61,12 +68,53 @@ def _group_key(recipe: dict[str, Any], drop_freeze: bool) -> str:
     return json.dumps(key, sort_keys=True, default=str)
 
 
+def value_text(value: Any) -> str:
+    """A recipe value as the report writes it: scalars as written, lists and mappings as compact JSON."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else str(value)
+
+
+def shown_value(key: str, value: str) -> str:
+    """A swept value as tables and plots show it: file names without their folders."""
+    return Path(value).name if key in {"model", "weights", "data"} else value
+
+
+def recipe_values(recipe: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """The recipe as dotted key -> value text, the freeze spec (stages' freezes included) as key `freeze`."""
+    values = {} if prefix else {"freeze": freeze_label(recipe)}
+    for key, value in recipe.items():
+        dotted = prefix + key
+        if dotted in NOT_AXES or dotted == "freeze":
+            continue
+        if dotted == "stages" and value:
+            value = [{k: v for k, v in s.items() if k != "freeze"} for s in value]
+        if isinstance(value, dict):
+            values.update(recipe_values(value, dotted + "."))
+        else:
+            values[dotted] = value_text(value)
+    return values
+
+
+def read_file(path: Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A run's JSON or YAML file as a mapping holding `required`; a UserError naming the file and the cause."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text) if path.suffix == ".yaml" else json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:  # JSONDecodeError is a ValueError
+        cause = " ".join(str(exc).split())  # YAML errors span lines
+        raise UserError(f"{path}: cannot be read ({type(exc).__name__}: {cause})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: cannot be read (not a mapping but {type(data).__name__})")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise UserError(f"{path}: cannot be read (missing {', '.join(missing)})")
+    return data
+
+
 def run_row(run_dir: Path) -> dict[str, Any]:
     """One finished run folder as a row: recipe, metrics and environment figures."""
-    recipe = yaml.safe_load((run_dir / "recipe.yaml").read_text())
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    env_path = run_dir / "env.json"
-    env = json.loads(env_path.read_text()) if env_path.is_file() else {}
+    recipe = read_file(run_dir / "recipe.yaml", ("task", "data", "model"))
+    metrics = read_file(run_dir / "metrics.json", ("frozen_layers", "params_trainable", "params_total"))
+    env = read_file(run_dir / "env.json") if (run_dir / "env.json").is_file() else {}
     return {
         "run_dir": run_dir.resolve(), "run": run_dir.name, "task": recipe["task"],
         "dataset": _dataset_label(recipe["data"]), "model": Path(recipe["model"]).name,
@@ -76,8 +124,18 @@ def run_row(run_dir: Path) -> dict[str, Any]:
         "frozen_layers": metrics["frozen_layers"], "params_trainable": metrics["params_trainable"],
         "params_total": metrics["params_total"], "memory_kind": metrics.get("memory_kind"),
         **{k: metrics.get(k) for k in METRICS}, "per_class": metrics.get("per_class") or {},
-        **{k: env.get(k) for k in ENV_KEYS},
+        **{k: env.get(k) for k in ENV_KEYS}, "values": recipe_values(recipe),
     }
+
+
+def sweep_grid(sweep_dir: Path) -> dict[str, list[str]]:
+    """The grid of a sweep folder's sweep.json: swept key -> its values as the report writes them."""
+    marker = read_file(sweep_dir / MARKER, ("base",))
+    try:
+        grid = SweepConfig.model_validate(marker["base"].get("sweep")).grid
+    except (ValidationError, AttributeError) as exc:
+        raise UserError(f"{sweep_dir / MARKER}: cannot be read (no valid sweep section: {exc})") from None
+    return {key: [value_text(v) for v in values] for key, values in grid.items()}
 
 
 def _run_folders(folder: Path) -> list[Path]:
@@ -89,41 +147,86 @@ def _run_folders(folder: Path) -> list[Path]:
 
 
 def collect(folders: list[Path], skip_incomplete: bool = False) -> Collected:
-    """Read every run in the given run or sweep folders; unfinished ones are an error unless skipped."""
+    """Read every run in the given run or sweep folders; unfinished or unreadable ones are an error unless skipped."""
     found, incomplete = Collected(), []
     for folder in folders:
         if not folder.is_dir():
             raise UserError(f"{folder}: no such folder")
+        if is_sweep_dir(folder):
+            for key, values in sweep_grid(folder).items():
+                known = found.grid.setdefault(key, [])
+                known += [v for v in values if v not in known]
         for run_dir in _run_folders(folder):
-            status = json.loads((run_dir / STATUS).read_text()) if (run_dir / STATUS).is_file() else {}
-            if (run_dir / "metrics.json").is_file():
-                found.runs.append(run_row(run_dir))
-            elif status.get("returncode", 0) != 0:
-                found.failed.append({"run_dir": run_dir.resolve(), "run": run_dir.name, "error": status["error"]})
-            else:
-                incomplete.append(run_dir)
+            try:
+                _add_run(found, incomplete, run_dir)
+            except UserError as exc:  # one of the run's files cannot be read
+                if not skip_incomplete:
+                    raise
+                found.unreadable.append(str(exc))
     if incomplete and not skip_incomplete:
         raise UserError("no metrics.json in these run folders (unfinished runs; finish them with --resume, or "
                         "pass --skip-incomplete)", [str(p) for p in incomplete])
     found.skipped = incomplete
     if not found.runs:
-        raise UserError("nothing to compare: no finished run in " + ", ".join(map(str, folders)))
+        raise UserError("nothing to compare: no finished, readable run in " + ", ".join(map(str, folders)),
+                        found.unreadable)
     return found
 
 
-def points_table(runs: pd.DataFrame, score: str = "map50_95") -> pd.DataFrame:
-    """One row per point (config): mean and `<metric>_std` over its repeats, `n` repeats, its run folders."""
+def _add_run(found: Collected, incomplete: list[Path], run_dir: Path) -> None:
+    """A finished run becomes a row, a failed sweep point a failure, anything else an unfinished folder."""
+    if (run_dir / "metrics.json").is_file():
+        found.runs.append(run_row(run_dir))
+        return
+    status = read_file(run_dir / STATUS) if (run_dir / STATUS).is_file() else {}
+    if status.get("returncode", 0) != 0:
+        found.failed.append({"run_dir": run_dir.resolve(), "run": run_dir.name, "error": status.get("error", "")})
+    else:
+        incomplete.append(run_dir)
+
+
+def find_axes(runs: pd.DataFrame, grid: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The swept keys of one comparison (keys whose values differ between its runs) -> their values in order.
+
+    Grid keys come first and keep the grid's order of values (its first value is the reference); other differing
+    keys (run folders compared by hand) follow in sorted order, values in order of appearance.
+    """
+    values = pd.DataFrame(list(runs["values"]), index=runs.index).fillna("—")  # "—": key absent in that recipe
+    axes = {}
+    for key in [*grid, *sorted(set(values.columns) - set(grid))]:
+        present = list(dict.fromkeys(values[key])) if key in values else []
+        if len(present) > 1:
+            order = [v for v in grid.get(key, []) if v in present]
+            axes[key] = order + [v for v in present if v not in order]
+    return axes
+
+
+def points_table(runs: pd.DataFrame, score: str = "map50_95", axes: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """One row per point (config): mean and `<metric>_std` over its repeats, `n` repeats, its run folders.
+
+    Each swept key of `axes` not shown otherwise (see SHOWN_AXES) becomes a column holding the point's value;
+    points are ordered by model, by the swept values in their axis order, then by freeze depth.
+    """
+    axes = axes or {}
+    runs = runs.assign(**{k: runs["values"].map(lambda v, k=k: v.get(k, "—")) for k in axis_columns(axes)})
     grouped = runs.groupby("config", sort=False)
-    first = grouped[["task", "dataset", "model", "weights", "freeze", "family", "frozen_layers",
-                     "params_trainable", "params_total", "memory_kind"]].first()
+    first = grouped[["task", "dataset", "model", "weights", "freeze", "family", "frozen_layers", "params_trainable",
+                     "params_total", "memory_kind", "values", *axis_columns(axes)]].first()
     numeric = runs[METRICS].apply(pd.to_numeric, errors="coerce").assign(config=runs["config"])
     means = numeric.groupby("config", sort=False)[METRICS].mean()
     stds = numeric.groupby("config", sort=False)[METRICS].std().add_suffix("_std")  # NaN for a single repeat
     extra = grouped.agg(n=("run", "size"), run_dirs=("run_dir", list), seeds=("seed", list))
     points = pd.concat([first, means, stds, extra], axis=1).reset_index()
-    points = points.sort_values(["model", "weights", "family", "frozen_layers", "params_trainable"],
-                                ascending=[True, True, True, True, False], kind="stable")
-    return with_deltas(points.reset_index(drop=True), score)
+    ranks = {f"rank {k}": points["values"].map(lambda v, k=k, order=order: order.index(v.get(k, "—")))
+             for k, order in axes.items() if k != "freeze"}
+    order = ["model", "weights", *ranks, "family", "frozen_layers", "params_trainable"]
+    points = points.assign(**ranks).sort_values(order, ascending=[True] * (len(order) - 1) + [False], kind="stable")
+    return with_deltas(points.drop(columns=list(ranks)).reset_index(drop=True), score)
+
+
+def axis_columns(axes: dict[str, list[str]]) -> list[str]:
+    """The swept keys that get a column of their own in the tables."""
+    return [k for k in axes if k not in SHOWN_AXES]
 
 
 def with_deltas(points: pd.DataFrame, score: str = "map50_95") -> pd.DataFrame:
@@ -144,5 +247,6 @@ def per_class_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 def environments(runs: pd.DataFrame) -> pd.DataFrame:
     """The distinct versions and devices the runs were made with, and how many runs each."""
-    env = runs[ENV_KEYS].astype(str)
-    return env.value_counts().rename("runs").reset_index()
+    # pandas 3's str dtype keeps None as NaN, and value_counts drops NaN rows: name the missing values instead.
+    env = runs[ENV_KEYS].map(lambda v: "unknown" if v is None or pd.isna(v) else str(v))
+    return env.value_counts(dropna=False).rename("runs").reset_index()

@@ -13,7 +13,7 @@ import yaml
 from conftest import REPO, copy_shared_dataset, shared_path, write_synth_yaml
 from pipeline.compare import main as compare_main
 from pipeline.plots import pareto_front
-from pipeline.report import recommend
+from pipeline.recommend import recommend
 from pipeline.run import main as run_main
 
 TRAIN = {"epochs": 1, "imgsz": 64, "batch": 8, "workers": 0, "plots": False}
@@ -49,6 +49,10 @@ def test_repeats_are_averaged_and_datasets_get_separate_tables(runs, tmp_path):
     assert pd.isna(report.loc[1, "time_per_epoch_s_std"])
     markdown = (tmp_path / "report.md").read_text()
     assert markdown.count("## detect on") == 2 and markdown.count("**Recommendation**") == 2
+    # Neither table recommends anything: 1-epoch runs at 64 px score below the floor (no signal), and even above it
+    # the repeats of one point and the single run have no swept key to compare.
+    for section, row in zip(markdown.split("## detect on")[1:], report.itertuples()):  # in report.csv order
+        assert f"- {'**No signal**' if row.map50_95 < 0.01 else f'one point only ({row.n} run(s))'}" in section
     assert " ± " in markdown and f"[{runs['A1'].name}](" in markdown
     assert (tmp_path / "report.html").read_text().count("data:image/png;base64,") == 10
     assert len(list(tmp_path.glob("*.png"))) == 10
@@ -93,9 +97,11 @@ def test_recommendation_follows_the_tolerance_and_names_the_noise():
     assert "freeze `all-but-head`" in recommend(table, 5.0)
     assert "freeze `none`" in recommend(table, 0.1)
     noisy = points([0.300, 0.295, 0.290], [0.01, 0.01, 0.01], 3)
-    assert "All depths lie within the noise of the repeats" in recommend(noisy, 0.1)
+    assert recommend(noisy, 0.1).startswith("**yolov8n.pt**: no signal: all freeze depths lie within the noise of "
+                                            "the repeats (spread 1.0 points, std up to 1.0)")
+    assert "freeze `" not in recommend(noisy, 0.1), "inside the noise: nothing is recommended"
     tight = points([0.300, 0.295, 0.250], [0.006, 0.006, 0.006], 3)
-    assert "gap to the best (0.5 points) is inside the noise" in recommend(tight, 1.0)
+    assert "gap (0.5 points) is inside the noise" in recommend(tight, 1.0)
 
 
 def test_pareto_front_marks_the_undominated_points():
