@@ -114,3 +114,42 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0]
     except OSError:
         return "gone"
+
+
+def _killed_after_first_epoch(run_dir: Path, recipe: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.run", str(recipe), "--run-dir", str(run_dir)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    epochs_log, deadline = run_dir / "stages/train/epochs.jsonl", time.time() + 240
+    while not (epochs_log.is_file() and epochs_log.read_text().count("\n") >= 1) and proc.poll() is None:
+        assert time.time() < deadline, "first epoch never finished"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", ["row-without-checkpoint", "last-pt-cut-short"])
+def test_resume_repairs_what_a_kill_or_full_disk_left(tmp_path, synth_yaml, tiny_train, write_recipe, damage, capsys):
+    """A kill between Ultralytics' results.csv row and its last.pt left a row that resume appended again (the
+    flaky `4 == 3`); a last.pt cut short by a full disk made the run impossible to resume.
+    """
+    recipe = write_recipe({"name": "k", "task": "detect", "model": "yolov8n.yaml", "data": str(synth_yaml),
+                           "train": {**tiny_train, "epochs": 3}})
+    run_dir = tmp_path / "runs" / "k" / "fixed"
+    _killed_after_first_epoch(run_dir, recipe)
+    stage = run_dir / "stages/train"
+    results = stage / "results.csv"
+    saved = len(results.read_text().splitlines()) - 1  # epochs whose row is written (last.pt holds at least one)
+    if damage == "row-without-checkpoint":
+        header, *rows = results.read_text().splitlines()
+        results.write_text("\n".join([header, *rows, f"{saved + 1}" + rows[-1][rows[-1].index(","):]]) + "\n")
+    else:
+        data = (stage / "weights/last.pt").read_bytes()
+        (stage / "weights/last.pt").write_bytes(data[: len(data) // 2])
+
+    assert run_main(["--resume", str(run_dir)]) == 0
+    epochs = [int(float(line.split(",")[0])) for line in results.read_text().splitlines()[1:]]
+    assert epochs == [1, 2, 3]
+    assert json.loads((run_dir / "metrics.json").read_text())["epochs"] == 3
+    if damage == "last-pt-cut-short":
+        assert "cannot be read (cut short?): resuming from its best.pt" in (run_dir / "log.txt").read_text()

@@ -59,11 +59,13 @@ def kill_after_first_epoch(repo: Path, command: str, env: dict[str, str], epochs
 
     Returns the run folder (the one holding the log).
     """
+    earlier = set(repo.glob("runs/*/*"))
     proc = subprocess.Popen(command, shell=True, executable="/bin/bash", cwd=repo, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        logs = [p for p in repo.glob(f"runs/*/*/{epochs_log}") if p.read_text().count("\n") >= 1]
+        logs = [p for d in set(repo.glob("runs/*/*")) - earlier if (p := d / epochs_log).is_file()
+                and p.read_text().count("\n") >= 1]
         if logs:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
