@@ -1,0 +1,70 @@
+"""The one place a user's checkpoint is read: tensors and Ultralytics' own model classes only, never code.
+
+A ``.pt`` file is a pickle, and unpickling can call any function (``os.system``...). Every file a user names
+(``model``, ``weights``, ``distill.teacher``, video weights, ``--advise``) is read here with
+``torch.load(weights_only=True)`` against Ultralytics' allow-list of its own and torch's model classes; anything
+else is a :class:`UserError` naming the file and the refused global. :func:`pipeline.bootstrap.bootstrap` also turns
+on Ultralytics' own safe loading, so the files its trainer and ``YOLO(path)`` read later are held to the same rule.
+``ROADTUNE_TRUST_PICKLES=1`` unpickles fully, for a checkpoint you made yourself that holds other classes.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from pipeline.errors import UserError
+
+TRUST_ENV = "ROADTUNE_TRUST_PICKLES"
+
+
+def trust_pickles() -> bool:
+    """True when the user opted in to unpickling checkpoints fully (``ROADTUNE_TRUST_PICKLES=1``)."""
+    return os.environ.get(TRUST_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def read_checkpoint(path: str | Path) -> Any:
+    """The content of a checkpoint or state-dict file, unpickled without running code; else a UserError."""
+    # Ultralytics 8.4.190 nn/tasks.py torch_safe_load(safe_only=True): torch.load(weights_only=True) with the
+    # allow-list of Ultralytics/torch model classes that checkpoint references (_SafeLoad), legacy module paths mapped.
+    from ultralytics.nn.tasks import torch_safe_load
+
+    try:
+        return torch_safe_load(str(path), safe_only=not trust_pickles())[0]
+    except Exception as exc:  # torch/pickle raise many types; the user needs the file and the reason
+        raise _load_error(path, exc) from None
+
+
+def load_model(path: str | Path, device: Any = "cpu") -> nn.Module:
+    """The FP32 model of an Ultralytics checkpoint, read by :func:`read_checkpoint` first, on `device`."""
+    read_checkpoint(path)
+    # Ultralytics 8.4.190 load_checkpoint: the model (EMA first) with its args, task and stride set. It unpickles the
+    # file again, which has just passed the weights_only check (and is safe itself once bootstrap ran).
+    from ultralytics.nn.tasks import load_checkpoint
+
+    try:
+        return load_checkpoint(str(path), device=device)[0]
+    except Exception as exc:  # e.g. a state dict given where a model checkpoint is needed
+        raise _load_error(path, exc) from None
+
+
+def _load_error(path: str | Path, exc: BaseException) -> UserError:
+    """A refused global (the unpickler's error, anywhere in the chain) or the first line of the load error."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, pickle.UnpicklingError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None or trust_pickles():
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return UserError(f"cannot load checkpoint {path}: {first_line}")
+    found = re.search(r"GLOBAL ([\w.]+)", str(cause))
+    refused = found.group(1) if found else (str(cause).strip().splitlines() or ["?"])[-1]
+    return UserError(
+        f"refused to load {path}: it needs {refused}, which is not a tensor or an Ultralytics/torch model class "
+        "(unpickling a .pt can run any code)",
+        [f"only if you made this file yourself and trust it: set {TRUST_ENV}=1 to unpickle it fully"],
+    )
