@@ -61,10 +61,13 @@ def _load_error(path: str | Path, exc: BaseException) -> UserError:
     if cause is None or trust_pickles():
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return UserError(f"cannot load checkpoint {path}: {first_line}")
-    found = re.search(r"GLOBAL ([\w.]+)", str(cause))
-    refused = found.group(1) if found else (str(cause).strip().splitlines() or ["?"])[-1]
+    text = str(cause)
+    if found := re.search(r"GLOBAL ([\w.]+)", text):  # torch's unpickler met a global outside the allow-list
+        reason = f"it needs {found.group(1)}, which is not a tensor or an Ultralytics/torch model class"
+    else:  # refused by an allow-listed callable, e.g. Ultralytics' getattr guard
+        found = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+        reason = found.group(1).strip() if found else text.strip().splitlines()[0]
     return UserError(
-        f"refused to load {path}: it needs {refused}, which is not a tensor or an Ultralytics/torch model class "
-        "(unpickling a .pt can run any code)",
+        f"refused to load {path}: {reason} (a .pt is a pickle: loading it can run any code)",
         [f"only if you made this file yourself and trust it: set {TRUST_ENV}=1 to unpickle it fully"],
     )
