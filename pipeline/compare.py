@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def default_out(folders: list[Path]) -> Path:
     """The sweep folder when a single sweep is compared, else a new runs/compare/<timestamp> folder."""
-    from pipeline.runner import create_run_dir
+    from pipeline.run_folder import create_run_dir
     from pipeline.sweep import is_sweep_dir
 
     if len(folders) == 1 and is_sweep_dir(folders[0]):

@@ -11,6 +11,7 @@ and gives each student stage what its method needs (a trainer class, or Ultralyt
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from pipeline.stages import StageRun, default_epochs, managed_args
 if TYPE_CHECKING:
     from pipeline.preflight import Prepared
 
+LOG = logging.getLogger("roadtune")
 TEACHER_STAGE = "teacher"
 
 
@@ -40,11 +42,15 @@ class Teacher:
 
 
 def teacher_checkpoint(given: str, base: Path) -> str:
-    """A checkpoint (name or path, offline-first), or a finished run folder's final model (its last stage's best.pt)."""
-    folder = Path(given).expanduser()
-    folder = folder if folder.is_absolute() else base / folder
-    if not folder.is_dir():
+    """A checkpoint (name or path, offline-first), or a finished run folder's final model (its last stage's best.pt).
+
+    A run folder is looked for as given (the working directory) first, then against the recipe's folder.
+    """
+    candidates = list(dict.fromkeys([Path(given).expanduser().resolve(), (base / Path(given).expanduser()).resolve()]))
+    folder = next((c for c in candidates if c.is_dir()), None)
+    if folder is None:
         return resolve_model_file(given, base)
+    LOG.info(f"distill.teacher {given}: the run folder {folder}")
     metrics = folder / "metrics.json"
     if not metrics.is_file():
         raise UserError(f"{given} is a folder but not a finished run (no metrics.json): finish it with "

@@ -74,6 +74,9 @@ def build_model(source: str, nc: int | None = None, verbose: bool = False) -> nn
 
     if source.endswith((".yaml", ".yml")):
         cfg = yaml_model_load(source)
+        if not {"backbone", "head"} <= set(cfg):
+            raise UserError(f"{source} is not a model architecture (no `backbone:` and `head:`): is it a dataset "
+                            "YAML? Give it as `data:`, and a model such as yolov8n.yaml or yolov8n.pt as `model:`")
         return _model_class(guess_model_task(cfg))(cfg, nc=nc, verbose=verbose)
     model = load_model(source)
     if nc is not None and nc != model.yaml.get("nc"):

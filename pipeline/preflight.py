@@ -16,7 +16,7 @@ from pipeline.errors import UserError
 from pipeline.freeze import FreezePlan, freeze_plan, resolve_freeze
 from pipeline.models import Transfer, build_model, model_task, read_state_dict, resolve_model_file, transfer_weights
 from pipeline.recipe import Recipe
-from pipeline.stages import plan_stages
+from pipeline.stages import plan_stages, stage_freeze
 
 LOG = logging.getLogger("roadtune")
 
@@ -96,7 +96,7 @@ def _freeze_plans(recipe: Recipe, model: nn.Module, problems: list[str]) -> dict
     plans = {}
     stages = plan_stages(recipe)
     for i, stage in enumerate(stages):
-        spec, key = (stage.freeze, f"stages.{i}.freeze") if stage.freeze is not None else (recipe.freeze, "freeze")
+        spec, key = stage_freeze(recipe, stage), f"stages.{i}.freeze" if stage.freeze is not None else "freeze"
         indices = _collect(problems, key, resolve_freeze, spec, model)
         plan = _collect(problems, key, freeze_plan, model, indices) if indices is not None else None
         if plan is not None:
@@ -114,9 +114,27 @@ def dataset_check_problems(data_path: Path, task: str) -> list[str]:
     return [f"data: {error}" for error in report.errors]
 
 
-def prepare(recipe: Recipe, base: Path) -> Prepared:
-    """Resolve and check everything a run needs; raise one UserError listing every problem."""
-    problems: list[str] = []
+def device_problems(recipe: Recipe) -> list[str]:
+    """A CUDA device asked for (train.device / stages.N.train.device) that this machine does not have."""
+    import torch
+
+    problems = []
+    sections = [("train", recipe.train)] + [(f"stages.{i}.train", s.train) for i, s in enumerate(recipe.stages or [])]
+    for where, train in sections:
+        device = str(train.get("device") if train.get("device") is not None else "").lower().replace("cuda:", "")
+        wanted = [int(d) for d in device.split(",") if d.strip().isdigit()]
+        if wanted and max(wanted) >= torch.cuda.device_count():
+            have = f"{torch.cuda.device_count()} GPU(s)" if torch.cuda.is_available() else "no GPU"
+            problems.append(f"{where}.device: GPU {max(wanted)} asked for, but this machine has {have} "
+                            "(use device: cpu, or leave it out to use what is there)")
+    return problems
+
+
+def prepare(recipe: Recipe, base: Path, problems: list[str] | None = None) -> Prepared:
+    """Resolve and check everything a run needs; raise one UserError listing every problem (with `problems`
+    found earlier, e.g. by the schema, so that one round shows them all).
+    """
+    problems = list(problems or []) + device_problems(recipe)
     source = _collect(problems, "model", resolve_model_file, recipe.model, base)
     data_path = (base / recipe.data).resolve()
     dataset = _collect(problems, "data", resolve_dataset, data_path)

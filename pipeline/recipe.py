@@ -25,6 +25,12 @@ from pipeline.video.config import VideoConfig
 
 FreezeName = Literal["none", "backbone", "all-but-head"]
 FreezeSpec = Union[Annotated[int, Field(ge=0)], list[Annotated[int, Field(ge=0)]], FreezeName]
+FOLDER_NAME = r"^[A-Za-z0-9_.-]+$"  # run and stage names become folder names; `.` and `..` are refused apart
+# Recipe keys that name files. A value typed with --set resolves against the working directory, as a shell user
+# expects; a value written in the recipe file resolves against the recipe's folder.
+PATH_KEYS = ("data", "model", "weights", "distill.teacher", "video.source")
+SEARCHED_KEYS = ("model", "weights", "distill.teacher")  # a bare name is looked up (ROADTUNE_WEIGHTS, ...) instead
+MAX_EPOCHS = 100_000  # far beyond any real schedule; a larger count (e.g. `1e23`) is a typo that trains forever
 
 # Train arguments roadtune sets itself from the recipe; a recipe that sets them under `train:` is told where to go.
 MANAGED_TRAIN_ARGS = {
@@ -38,6 +44,7 @@ MANAGED_TRAIN_ARGS = {
     "name": "the top-level `name` key",
     "exist_ok": "nothing: a run folder is never overwritten",
     "save_dir": "`--runs-dir`",
+    "cfg": "the recipe itself (a cfg file would bypass these checks and can carry another run's save_dir)",
     "augmentations": "the `augment` section",
     "distill_model": "the `distill` section (method: native)",
     "pretrained": "the top-level `weights` key",
@@ -50,20 +57,28 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _plain_folder_name(name: str) -> str:
+    if set(name) == {"."}:
+        raise ValueError(f"`{name}` is not a folder name of its own: use letters, digits, `_`, `.` or `-`")
+    return name
+
+
 class Stage(Strict):
     """One step of the schedule: train `epochs` with `freeze`, at `lr0 * lr_scale`."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="stage folder name, e.g. head or full")
+    name: str = Field(pattern=FOLDER_NAME, description="stage folder name, e.g. head or full")
     freeze: FreezeSpec | None = Field(None, description="freeze spec for this stage; default: the recipe's")
-    epochs: int = Field(gt=0, description="epochs of this stage")
+    epochs: int = Field(gt=0, le=MAX_EPOCHS, description="epochs of this stage")
     lr_scale: float = Field(1.0, gt=0, description="multiplies train.lr0 (and warmup_bias_lr) for this stage")
     train: dict[str, Any] = Field(default_factory=dict, description="extra Ultralytics train args for this stage")
+
+    _name_is_plain = field_validator("name")(_plain_folder_name)
 
 
 class Recipe(Strict):
     """A whole experiment. See README "Recipe reference" for every key."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="run folder name: runs/<name>/<timestamp>")
+    name: str = Field(pattern=FOLDER_NAME, description="run folder name: runs/<name>/<timestamp>")
     task: Literal["detect", "segment", "classify"] = Field(description="detect, segment or classify")
     model: str = Field(description="checkpoint (.pt name or path) or architecture (.yaml)")
     data: str = Field(description="dataset YAML (classify: image-folder root), relative to the recipe's folder")
@@ -75,6 +90,15 @@ class Recipe(Strict):
     distill: DistillConfig | None = Field(None, description="distillation from a teacher")
     sweep: dict[str, Any] | None = Field(None, description="grid over recipe keys")
     video: VideoConfig | None = Field(None, description="run the video demo on the final weights")
+
+    _name_is_plain = field_validator("name")(_plain_folder_name)
+
+    @field_validator("data")
+    @classmethod
+    def _local_data(cls, data: str) -> str:
+        if "://" in data:
+            raise ValueError(f"URLs are not supported ({data}): download the dataset and give its YAML's path")
+        return data
 
     @field_validator("stages")
     @classmethod
@@ -159,7 +183,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             else:
                 raise UserError(f"--set {key}: `{part}` is not a section of the recipe")
         leaf = parts[-1]
-        parsed = yaml.safe_load(value) if value else None
+        parsed = override_value(key, value)
         if isinstance(node, list) and leaf.isdigit() and int(leaf) < len(node):
             node[int(leaf)] = parsed
         elif isinstance(node, dict):
@@ -169,8 +193,41 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return raw
 
 
-def parse_recipe(raw: Any, origin: str = "<recipe>") -> Recipe:
-    """Validate a raw recipe dict against the schema and the Ultralytics train arguments; collect every error."""
+def override_value(key: str, value: str) -> Any:
+    """The YAML value of one `--set key=value`; malformed YAML is a UserError that shows the value."""
+    try:
+        return yaml.safe_load(value) if value else None
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"--set {key}={value}: not a YAML value ({problem}); quote lists, e.g. "
+                        f"--set '{key}=[0, 1]'") from None
+
+
+def cli_paths_absolute(overrides: list[str], cwd: Path | None = None) -> list[str]:
+    """`--set` overrides with their file paths made absolute against the working directory.
+
+    A bare checkpoint name (`weights=yolov5n_coco_state_dict.pt`, `model=yolov8n.pt`) stays as it is: it is looked
+    up (working directory, $ROADTUNE_WEIGHTS, ...) like one written in a recipe.
+    """
+    cwd = cwd or Path.cwd()
+    out = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        parsed = override_value(key, value) if sep and key in PATH_KEYS else None
+        if isinstance(parsed, str) and parsed and "://" not in parsed:
+            bare = key in SEARCHED_KEYS and "/" not in parsed and not parsed.startswith(("~", "."))
+            if not bare:
+                item = f"{key}={(cwd / Path(parsed).expanduser()).resolve()}"
+        out.append(item)
+    return out
+
+
+def validate_recipe(raw: Any, origin: str = "<recipe>") -> tuple[Recipe | None, list[str]]:
+    """Validate a raw recipe dict against the schema and the Ultralytics train arguments.
+
+    Returns every problem, and the recipe when one can still be built for the checks that need files and the
+    model (the keys in error are then left at their defaults), so that one round lists all problems.
+    """
     if not isinstance(raw, dict):
         raise UserError(f"{origin}: a recipe is a YAML mapping of keys (name, task, model, data, ...)")
     problems: list[str] = []
@@ -179,6 +236,13 @@ def parse_recipe(raw: Any, origin: str = "<recipe>") -> Recipe:
         recipe = Recipe.model_validate(raw)
     except ValidationError as err:
         problems += format_validation_error(err)
+        in_error = {e["loc"][0] for e in err.errors() if e["loc"]}
+        droppable = {k for k, f in Recipe.model_fields.items() if not f.is_required()} | set(raw) - set(Recipe.model_fields)
+        if in_error <= droppable:
+            try:
+                recipe = Recipe.model_validate({k: v for k, v in raw.items() if k not in in_error})
+            except ValidationError:
+                recipe = None
     train_sections = [("train", raw.get("train"))] + [
         (f"stages.{i}.train", s.get("train")) for i, s in enumerate(raw.get("stages") or []) if isinstance(s, dict)
     ]
@@ -187,8 +251,20 @@ def parse_recipe(raw: Any, origin: str = "<recipe>") -> Recipe:
     for where, section in train_sections:
         if isinstance(section, dict):
             problems += check_train_args(section, where)
-    if problems or recipe is None:
+    return recipe, problems
+
+
+def raise_problems(origin: str, problems: list[str]) -> None:
+    """One UserError listing every problem (nothing when there are none)."""
+    if problems:
         raise UserError(f"invalid recipe {origin} ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
+
+
+def parse_recipe(raw: Any, origin: str = "<recipe>") -> Recipe:
+    """Validate a raw recipe dict (see :func:`validate_recipe`); any problem raises one UserError listing all."""
+    recipe, problems = validate_recipe(raw, origin)
+    raise_problems(origin, problems)
+    assert recipe is not None
     return recipe
 
 
@@ -206,7 +282,9 @@ def check_train_args(args: dict[str, Any], where: str) -> list[str]:
             hint = f"did you mean `{close[0]}`?" if close else "see Ultralytics' cfg/default.yaml for valid names"
             problems.append(f"{dotted}: not an Ultralytics train argument ({hint})")
         elif value is None:
-            continue
+            if DEFAULT_CFG_DICT[key] is not None:
+                problems.append(f"{dotted}: null is not a value here (remove the key for Ultralytics' default, "
+                                f"{DEFAULT_CFG_DICT[key]!r})")
         elif key in CFG_BOOL_KEYS and not isinstance(value, bool):
             problems.append(f"{dotted}: expected true or false, got {value!r}")
         elif key in CFG_INT_KEYS and (isinstance(value, bool) or not isinstance(value, int)):
@@ -215,14 +293,41 @@ def check_train_args(args: dict[str, Any], where: str) -> list[str]:
             problems.append(f"{dotted}: expected a number, got {value!r}")
         elif key in CFG_FRACTION_KEYS and not 0.0 <= float(value) <= 1.0:
             problems.append(f"{dotted}: must be between 0 and 1, got {value}")
-        elif key in {"epochs"} and value <= 0:
-            problems.append(f"{dotted}: must be > 0, got {value}")
+        else:
+            problems += _range_problems(dotted, key, value)
     return problems
 
 
-def load_recipe(path: Path, overrides: list[str] | None = None) -> tuple[Recipe, Path]:
-    """Load, override and validate a recipe file; return it with the folder relative paths resolve against."""
+def _range_problems(dotted: str, key: str, value: Any) -> list[str]:
+    """Values Ultralytics would silently adjust or misread (8.4.190: imgsz 0, batch 0, an unknown optimizer)."""
+    from pipeline.stages import ULTRALYTICS_OPTIMIZERS
+
+    if key == "epochs" and not 0 < value <= MAX_EPOCHS:
+        return [f"{dotted}: must be between 1 and {MAX_EPOCHS:,}, got {value}"]
+    if key == "imgsz":
+        sizes = value if isinstance(value, list) else [value]
+        if not sizes or not all(isinstance(v, int) and not isinstance(v, bool) and 32 <= v <= 8192 for v in sizes):
+            return [f"{dotted}: an image size is an integer from 32 to 8192 pixels (or [h, w]), got {value!r}"]
+    if key == "batch" and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                               and (value == -1 or 0 < value < 1 or (value >= 1 and float(value).is_integer()))):
+        return [f"{dotted}: a batch size is an integer >= 1, -1 (AutoBatch) or a GPU-memory fraction in (0, 1), "
+                f"got {value!r}"]
+    if key == "optimizer" and str(value).lower() not in {o.lower() for o in ULTRALYTICS_OPTIMIZERS}:
+        close = difflib.get_close_matches(str(value), ULTRALYTICS_OPTIMIZERS, n=1)
+        hint = f"did you mean `{close[0]}`?" if close else f"one of: {', '.join(ULTRALYTICS_OPTIMIZERS)}"
+        return [f"{dotted}: not an Ultralytics optimizer: {value!r} ({hint})"]
+    return []
+
+
+def load_recipe(path: Path, overrides: list[str] | None = None) -> tuple[Recipe, Path, list[str]]:
+    """Load, override and validate a recipe file: the recipe, the folder its paths resolve against, and the
+    problems found so far (preflight adds its own and reports them all at once). Raises when no recipe can be
+    built at all.
+    """
     raw = load_yaml(path)
     if isinstance(raw, dict):
         apply_overrides(raw, overrides or [])
-    return parse_recipe(raw, str(path)), path.resolve().parent
+    recipe, problems = validate_recipe(raw, str(path))
+    if recipe is None:
+        raise_problems(str(path), problems)
+    return recipe, path.resolve().parent, problems

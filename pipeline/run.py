@@ -66,23 +66,37 @@ def print_plan(prepared) -> None:
               f"fresh layers {t.fresh_layers}")
 
 
-def resume(run_dir: Path) -> int:
+def resume(run_dir: Path, dry_run: bool = False) -> int:
     """Continue an interrupted run; a finished one is reported and left untouched."""
     from pipeline.preflight import prepare
     from pipeline.recipe import load_recipe
-    from pipeline.runner import METRICS, execute
+    from pipeline.run_folder import METRICS, RECIPE, is_finished, shown
+    from pipeline.runner import execute, stage_runs
 
-    if not (run_dir / "recipe.yaml").is_file():
-        raise UserError(f"--resume {run_dir}: not a run folder (no recipe.yaml)")
-    if (run_dir / METRICS).is_file():
-        print(f"{run_dir} already finished; nothing to do (metrics: {run_dir / METRICS})")
+    if not (run_dir / RECIPE).is_file():
+        raise UserError(f"--resume {shown(run_dir)}: not a run folder (no {RECIPE})")
+    if is_finished(run_dir):
+        print(f"{shown(run_dir)} already finished; nothing to do (metrics: {shown(run_dir / METRICS)})")
         return 0
-    recipe, base = load_recipe(run_dir / "recipe.yaml")
-    metrics = execute(prepare(recipe, base), run_dir)
-    from pipeline.metrics import headline
-
-    print(f"run folder: {run_dir}\nmetrics: {headline(metrics)}")
+    recipe, base, problems = load_recipe(run_dir / RECIPE)
+    prepared = prepare(recipe, base, problems)
+    if dry_run:
+        left = [sr for sr in stage_runs(prepared, run_dir) if not sr.done()]
+        print(f"would resume {shown(run_dir)}: " + ", ".join(
+            f"stage {sr.stage.name} ({'from its last.pt' if sr.last.is_file() else 'from the start'})" for sr in left))
+        return 0
+    report_finished(execute(prepared, run_dir), run_dir)
     return 0
+
+
+def report_finished(metrics: dict, run_dir: Path) -> None:
+    """The closing lines of a run: its folder, the final weights (as the video demo takes them) and headline."""
+    from pipeline.metrics import headline
+    from pipeline.run_folder import STAGES, shown
+
+    final = metrics["stages"][-1]["name"]
+    print(f"run folder: {shown(run_dir)}\nweights: {shown(run_dir / STAGES / final / 'weights' / 'best.pt')}\n"
+          f"{headline(metrics)}  trainable params {metrics['params_trainable']:,}  time {metrics['train_time_s']} s")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,36 +107,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     bootstrap()
     _setup_console_log()
     if args.resume:
-        from pipeline.sweep import is_sweep_dir, run_sweep
-
-        if is_sweep_dir(args.resume):
-            return run_sweep(None, [], resume_dir=args.resume, devices=args.devices, ray_address=args.ray)
-        return resume(args.resume)
+        return _resume(args)
     if args.recipe is None:
         raise UserError("give a recipe file (e.g. recipes/quickstart.yaml) or --resume RUN_DIR")
     from pipeline.preflight import prepare
-    from pipeline.recipe import load_recipe
-    from pipeline.runner import create_run_dir, start_run
+    from pipeline.recipe import cli_paths_absolute, load_recipe
+    from pipeline.run_folder import create_run_dir, is_finished, shown
+    from pipeline.runner import start_run
 
-    recipe, base = load_recipe(args.recipe, args.overrides)
+    overrides = cli_paths_absolute(args.overrides)
+    runs_dir = args.runs_dir.expanduser().resolve()  # Ultralytics gets absolute paths only (see stages.managed_args)
+    recipe, base, problems = load_recipe(args.recipe, overrides)
     if recipe.sweep:
         from pipeline.sweep import run_sweep
 
-        return run_sweep(args.recipe, args.overrides, runs_dir=args.runs_dir, dry_run=args.dry_run,
-                         devices=args.devices, ray_address=args.ray)
-    prepared = prepare(recipe, base)
+        return run_sweep(args.recipe, overrides, runs_dir=runs_dir, dry_run=args.dry_run,
+                         devices=args.devices, ray_address=args.ray, problems=problems)
+    if args.run_dir and is_finished(args.run_dir):
+        raise UserError(f"{args.run_dir} is a finished run and is never written again: start a new run")
+    prepared = prepare(recipe, base, problems)
     if args.dry_run:
         print_plan(prepared)
         return 0
-    run_dir = args.run_dir or create_run_dir(args.runs_dir, recipe.name)
+    run_dir = args.run_dir.resolve() if args.run_dir else create_run_dir(runs_dir, recipe.name)
     run_dir.mkdir(parents=True, exist_ok=True)
-    print(f"run folder: {run_dir}")
-    metrics = start_run(prepared, run_dir)
-    from pipeline.metrics import headline
-
-    print(f"run folder: {run_dir}\n{headline(metrics)}  "
-          f"trainable params {metrics['params_trainable']:,}  time {metrics['train_time_s']} s")
+    print(f"run folder: {shown(run_dir)}")
+    report_finished(start_run(prepared, run_dir), run_dir)
     return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    """--resume RUN_OR_SWEEP_DIR: nothing else may change what the run was started with."""
+    if args.recipe is not None or args.overrides:
+        given = " and ".join(x for x, on in (("a recipe file", args.recipe), ("--set", args.overrides)) if on)
+        raise UserError(f"--resume continues a run with the recipe it was started with; {given} cannot change it "
+                        "(start a new run instead)")
+    from pipeline.sweep import is_sweep_dir, run_sweep
+
+    run_dir = args.resume.expanduser().resolve()
+    if is_sweep_dir(run_dir):
+        return run_sweep(None, [], resume_dir=run_dir, devices=args.devices, ray_address=args.ray,
+                         dry_run=args.dry_run)
+    return resume(run_dir, args.dry_run)
 
 
 main = cli_entry(main)

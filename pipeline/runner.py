@@ -1,8 +1,6 @@
-"""Run folders: create (never overwrite), record recipe and environment, run the stages, write metrics.json.
+"""Running a run folder: record recipe and environment, run the stages, write metrics.json.
 
-A run folder is ``runs/<name>/<YYYYmmdd-HHMMSS>/`` holding ``recipe.yaml``, ``env.json``, ``stages/<stage>/``
-(Ultralytics' own output), ``metrics.json`` and ``log.txt``. ``metrics.json`` exists only once the run finished,
-which is how a resume knows what is left to do.
+The folder's layout and its lock live in :mod:`pipeline.run_folder`.
 """
 
 from __future__ import annotations
@@ -11,39 +9,31 @@ import json
 import logging
 import os
 import platform
+import re
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from pipeline import __version__
+from pipeline.errors import UserError
 from pipeline.distill_run import distill_stages
 from pipeline.models import save_checkpoint
 from pipeline.preflight import Prepared
 from pipeline.augment import build_augmentations
 from pipeline.metrics import headline, read_epochs, timing_summary
-from pipeline.stages import StageRun, learning_rate_args, managed_args, plan_stages, run_stage
+from pipeline.run_folder import ENV, LOG_FILE, METRICS, RECIPE, STAGES, hold, is_finished, write_atomic
+from pipeline.stages import StageRun, managed_args, plan_stages, run_stage, stage_freeze, stage_train_args
 
 LOG = logging.getLogger("roadtune")
-METRICS = "metrics.json"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # Ultralytics colours its console lines; log.txt is plain text
 
 
-def create_run_dir(runs_root: Path, name: str) -> Path:
-    """A new, empty run folder runs/<name>/<timestamp>, suffixed -2, -3... when that exists already."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    parent = runs_root / name
-    parent.mkdir(parents=True, exist_ok=True)
-    for k in range(1, 1000):
-        candidate = parent / (stamp if k == 1 else f"{stamp}-{k}")
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"no free run folder under {parent}")
+class _PlainFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return ANSI.sub("", super().format(record))
 
 
 def environment() -> dict[str, Any]:
@@ -79,18 +69,25 @@ def _git_commit() -> str | None:
 
 def attach_log(run_dir: Path) -> logging.Handler:
     """Copy roadtune's and Ultralytics' log lines into run_dir/log.txt (appending, so a resume adds to it)."""
-    handler = logging.FileHandler(run_dir / "log.txt", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    handler = logging.FileHandler(run_dir / LOG_FILE, encoding="utf-8")
+    handler.setFormatter(_PlainFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     for name in ("roadtune", "ultralytics"):
         logging.getLogger(name).addHandler(handler)
     return handler
 
 
 def start_run(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
-    """Record the resolved recipe and environment in a fresh run folder, then execute it."""
-    (run_dir / "recipe.yaml").write_text(yaml.safe_dump(prepared.resolved_recipe(), sort_keys=False))
-    (run_dir / "env.json").write_text(json.dumps(environment(), indent=2))
-    return execute(prepared, run_dir)
+    """Record the resolved recipe and environment in a new (or a sweep's prepared) run folder, then execute it.
+
+    A finished run is read-only: starting into it is an error. An interrupted one keeps its first env.json.
+    """
+    with hold(run_dir):
+        if is_finished(run_dir):
+            raise UserError(f"{run_dir} is a finished run and is never written again: start a new run")
+        write_atomic(run_dir / RECIPE, yaml.safe_dump(prepared.resolved_recipe(), sort_keys=False))
+        if not (run_dir / ENV).is_file():
+            write_atomic(run_dir / ENV, json.dumps(environment(), indent=2))
+        return _execute(prepared, run_dir)
 
 
 def stage_runs(prepared: Prepared, run_dir: Path) -> list[StageRun]:
@@ -102,18 +99,21 @@ def stage_runs(prepared: Prepared, run_dir: Path) -> list[StageRun]:
     runs = []
     for stage in stages:
         frozen = prepared.plans[stage.name].frozen_layers
-        args = {**recipe.train, **stage.train,
-                **learning_rate_args(recipe.train, stage, stages, len(prepared.dataset.names)),
+        args = {**stage_train_args(recipe, stage, len(prepared.dataset.names)),
                 **managed_args(run_dir, stage, prepared.dataset.yaml_path, frozen), **extra}
-        spec = recipe.freeze if stage.freeze is None else stage.freeze
-        runs.append(StageRun(stage, spec, run_dir / "stages" / stage.name, start, frozen, args))
+        runs.append(StageRun(stage, stage_freeze(recipe, stage), run_dir / STAGES / stage.name, start, frozen, args))
         start = str(runs[-1].last)
     return runs
 
 
 def execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
-    """Run every unfinished stage (resuming an interrupted one) and write metrics.json; idempotent."""
-    if (run_dir / METRICS).is_file():
+    """Run every unfinished stage (resuming an interrupted one) and write metrics.json, holding the run's lock."""
+    with hold(run_dir):
+        return _execute(prepared, run_dir)
+
+
+def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
+    if is_finished(run_dir):
         return json.loads((run_dir / METRICS).read_text())
     handler = attach_log(run_dir)
     try:
@@ -130,7 +130,7 @@ def execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
             from pipeline.video import run_video
 
             run_video(runs[-1].best, prepared.video_source, run_dir / "video", prepared.recipe.video)
-        (run_dir / METRICS).write_text(json.dumps(metrics, indent=2))
+        write_atomic(run_dir / METRICS, json.dumps(metrics, indent=2))
         LOG.info(f"run finished: {run_dir} ({headline(metrics)})")
         return metrics
     finally:

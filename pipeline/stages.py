@@ -18,10 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.metrics import EpochTimer, read_epochs, timing_summary, validation_summary
-from pipeline.recipe import Recipe, Stage
+from pipeline.errors import UserError
+from pipeline.recipe import MAX_EPOCHS, Recipe, Stage
+from pipeline.run_folder import missing_stage_outputs, write_atomic
 
 LOG = logging.getLogger("roadtune")
 DEFAULT_LR0, DEFAULT_WARMUP_BIAS_LR = 0.01, 0.1
+# Ultralytics 8.4.190 engine/trainer.py build_optimizer: the names it accepts (case-insensitive); others raise
+# NotImplementedError only once the trainer runs, after the run folder exists.
+ULTRALYTICS_OPTIMIZERS = ("Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop", "SGD", "MuSGD", "auto")
+LR_KEYS = ("optimizer", "lr0", "warmup_bias_lr")
 
 
 def auto_lr_fit(nc: int) -> float:
@@ -44,27 +50,51 @@ def plan_stages(recipe: Recipe) -> list[Stage]:
     """The recipe's stages, or one stage named `train` with the train section's epochs."""
     if recipe.stages:
         return list(recipe.stages)
-    return [Stage(name="train", epochs=recipe.train.get("epochs", default_epochs()))]
+    epochs = recipe.train.get("epochs")
+    # An invalid count is already a problem of the recipe check (listed with preflight's in one round)
+    valid = isinstance(epochs, int) and not isinstance(epochs, bool) and 0 < epochs <= MAX_EPOCHS
+    return [Stage(name="train", epochs=epochs if valid else default_epochs())]
+
+
+def stage_freeze(recipe: Recipe, stage: Stage) -> int | list[int] | str:
+    """The stage's own freeze spec, else the recipe's."""
+    return recipe.freeze if stage.freeze is None else stage.freeze
 
 
 def managed_args(run_dir: Path, stage: Stage, data_yaml: Path, frozen: list[int]) -> dict[str, Any]:
-    """The Ultralytics arguments roadtune sets for every stage: epochs, data, output folder and frozen layers."""
-    return {"epochs": stage.epochs, "data": str(data_yaml), "project": str(run_dir / "stages"), "name": stage.name,
-            "exist_ok": True, "freeze": frozen or None}
+    """The Ultralytics arguments roadtune sets for every stage: epochs, data, output folder and frozen layers.
+
+    Paths are absolute: Ultralytics 8.4.190 (cfg/__init__.py get_save_dir) puts a relative `project` under
+    `<settings runs_dir>/<task>/`, far from the run folder.
+    """
+    return {"epochs": stage.epochs, "data": str(Path(data_yaml).resolve()),
+            "project": str(Path(run_dir).resolve() / "stages"), "name": stage.name, "exist_ok": True,
+            "freeze": frozen or None}
+
+
+def stage_train_args(recipe: Recipe, stage: Stage, nc: int) -> dict[str, Any]:
+    """A stage's train arguments before the managed ones: the recipe's, the stage's own (they win), and the
+    learning rate scaled by `lr_scale` where the stage sets none of its own.
+    """
+    return {**recipe.train, **stage.train, **learning_rate_args(recipe.train, stage, plan_stages(recipe), nc)}
 
 
 def learning_rate_args(train: dict[str, Any], stage: Stage, stages: list[Stage], nc: int) -> dict[str, Any]:
-    """Optimizer, lr0 and warmup_bias_lr of a stage: lr0 and the warmup bias rate scaled by `lr_scale`."""
+    """Optimizer, lr0 and warmup_bias_lr of a stage: the recipe's lr0 and warmup bias rate scaled by `lr_scale`;
+    the stage's own `train` values of these keys win over the scaled ones.
+    """
     if all(s.lr_scale == 1.0 for s in stages):
         return {}
-    optimizer, lr0 = train.get("optimizer", "auto"), train.get("lr0", DEFAULT_LR0)
+    optimizer = stage.train.get("optimizer", train.get("optimizer", "auto"))
+    lr0 = train.get("lr0", DEFAULT_LR0)
     warmup_bias = train.get("warmup_bias_lr", DEFAULT_WARMUP_BIAS_LR)
     if str(optimizer).lower() == "auto":
         optimizer, lr0 = "AdamW", auto_lr_fit(nc)
         warmup_bias = train.get("warmup_bias_lr", 0.0)
         LOG.warning(f"optimizer=auto ignores lr0, so lr_scale would have no effect: pinned optimizer=AdamW, "
                     f"lr0={lr0} (Ultralytics' own auto choice for short runs). Set train.optimizer to choose.")
-    return {"optimizer": optimizer, "lr0": lr0 * stage.lr_scale, "warmup_bias_lr": warmup_bias * stage.lr_scale}
+    scaled = {"optimizer": optimizer, "lr0": lr0 * stage.lr_scale, "warmup_bias_lr": warmup_bias * stage.lr_scale}
+    return {**scaled, **{k: stage.train[k] for k in LR_KEYS if k in stage.train}}
 
 
 @dataclass
@@ -142,6 +172,10 @@ def run_stage(stage_run: StageRun, names: dict[int, str], trainer_class: type | 
     LOG.info(f"stage {stage_run.stage.name}: {stage_run.stage.epochs} epochs from {stage_run.start_weights}, "
              f"{len(stage_run.frozen)} frozen layers")
     trainer = _train(stage_run, trainer_class)
+    missing = missing_stage_outputs(stage_run.folder)
+    if missing:
+        raise UserError(f"stage {stage_run.stage.name}: Ultralytics finished but left no "
+                        f"{', '.join(map(str, missing))} (its output went elsewhere: see log.txt)")
     summary = {
         "name": stage_run.stage.name,
         "start_weights": stage_run.start_weights,
@@ -152,5 +186,5 @@ def run_stage(stage_run: StageRun, names: dict[int, str], trainer_class: type | 
         **timing_summary(read_epochs(stage_run.epochs_log)),
         **validation_summary(_validator_of(trainer, stage_run), names),
     }
-    stage_run.summary_path.write_text(json.dumps(summary, indent=2))
+    write_atomic(stage_run.summary_path, json.dumps(summary, indent=2))
     return summary

@@ -26,7 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.errors import UserError
-from pipeline.recipe import apply_overrides, format_validation_error, load_yaml, parse_recipe
+from pipeline.recipe import apply_overrides, format_validation_error, load_yaml, parse_recipe, raise_problems, validate_recipe
 
 LOG = logging.getLogger("roadtune")
 MARKER = "sweep.json"
@@ -86,14 +86,27 @@ def point_raw(base: dict[str, Any], point: Point) -> dict[str, Any]:
     return apply_overrides(raw, point.overrides())
 
 
-def parse_sweep(base: dict[str, Any]) -> SweepConfig:
-    """Validate the `sweep:` section of a raw recipe: its shape, and that every grid value makes a valid recipe."""
+def sweep_config_problems(section: Any) -> tuple[SweepConfig | None, list[str]]:
+    """The `sweep:` section's shape: the config (with a bad `repeats` taken as 1, so the grid is still checked)
+    and its problems.
+    """
     try:
-        config = SweepConfig.model_validate(base["sweep"])
+        return SweepConfig.model_validate(section), []
     except ValidationError as err:
         lines = [f"sweep.{line.removeprefix('grid.')}" for line in format_validation_error(err)]
-        raise UserError("invalid sweep section", [*lines, "write sweep: {KEY: [VALUE, ...], repeats: N}"]) from None
-    problems = []
+        problems = [*lines, "write sweep: {KEY: [VALUE, ...], repeats: N}"]
+    try:
+        return SweepConfig.model_validate({**section, "repeats": 1}), problems
+    except (ValidationError, TypeError):
+        return None, problems
+
+
+def parse_sweep(base: dict[str, Any]) -> tuple[SweepConfig | None, list[str]]:
+    """Validate the `sweep:` section of a raw recipe: its shape, and that every grid value makes a valid recipe."""
+    config, problems = sweep_config_problems(base["sweep"])
+    if config is None:
+        return None, problems
+    _, base_problems = validate_recipe({k: v for k, v in base.items() if k != "sweep"})  # reported once, not per value
     for key, values in config.grid.items():
         if key.split(".")[0] in {"sweep", "stages"} or key == "train.seed":
             problems.append(f"sweep.{key}: cannot be swept (seeds come from `repeats`; stages are not a grid axis)")
@@ -102,10 +115,9 @@ def parse_sweep(base: dict[str, Any]) -> SweepConfig:
             try:
                 parse_recipe(point_raw(base, Point(0, ((key, value),), 0)))
             except UserError as exc:
-                problems += [f"sweep.{key}={json.dumps(value)}: {p}" for p in exc.problems or [str(exc)]]
-    if problems:
-        raise UserError(f"invalid sweep ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
-    return config
+                problems += [f"sweep.{key}={json.dumps(value)}: {p}" for p in exc.problems or [str(exc)]
+                             if p not in base_problems]
+    return config, problems
 
 
 @dataclass
@@ -135,20 +147,31 @@ def is_sweep_dir(path: Path) -> bool:
     return (path / MARKER).is_file()
 
 
-def load_spec(recipe_path: Path, overrides: list[str]) -> SweepSpec:
-    """Read a sweep recipe, apply `--set` overrides, validate the recipe and the grid."""
+def load_spec(recipe_path: Path, overrides: list[str], problems: list[str]) -> tuple[SweepSpec, list[Point]]:
+    """Read a sweep recipe, apply `--set` overrides, validate the recipe, the grid and every point (preflight),
+    and raise one UserError with all problems (`problems`: those the recipe's schema check found).
+    """
     raw = load_yaml(recipe_path)
     if isinstance(raw, dict):
         apply_overrides(raw, overrides)
-    parse_recipe(raw, str(recipe_path))
-    parse_sweep(raw)
-    return SweepSpec(raw, recipe_path.resolve().parent)
+    config, sweep_problems = parse_sweep(raw)
+    spec = SweepSpec(raw, recipe_path.resolve().parent)
+    points = expand(config) if config else []
+    problems = list(problems) + sweep_problems
+    if not problems:
+        return spec, points
+    try:
+        resolve_points(spec, points, problems)
+    except UserError as exc:
+        problems = exc.problems
+    raise UserError(f"invalid sweep ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
 
 
-def resolve_points(spec: SweepSpec, points: list[Point]) -> dict[str, tuple[dict[str, Any], str]]:
+def resolve_points(spec: SweepSpec, points: list[Point], known: list[str] = ()) -> dict[str, tuple[dict[str, Any], str]]:
     """Preflight every combination before anything trains: point id -> (resolved recipe, freeze plan text).
 
-    Raises one UserError listing the problems of every point.
+    Raises one UserError listing the problems of every point (those in `known`, found for the base recipe
+    already, are not repeated per point).
     """
     from pipeline.preflight import prepare
 
@@ -158,14 +181,17 @@ def resolve_points(spec: SweepSpec, points: list[Point]) -> dict[str, tuple[dict
         if point.combo in resolved or any(p.startswith(f"{point.combo}-") for p in problems):
             continue  # repeats of a combination share its checks
         try:
-            prepared = prepare(parse_recipe(point_raw(spec.base, point), point.id), spec.base_dir)
+            recipe, schema_problems = validate_recipe(point_raw(spec.base, point), point.id)
+            if recipe is None:
+                raise_problems(point.id, schema_problems)
+            prepared = prepare(recipe, spec.base_dir, schema_problems)
         except UserError as exc:
-            problems += [f"{point.id}: {p}" for p in exc.problems or [str(exc)]]
+            problems += [f"{point.id}: {p}" for p in exc.problems or [str(exc)] if p not in known]
             continue
         plans = "\n".join(f"stage {name}:\n{plan.render()}" for name, plan in prepared.plans.items())
         resolved[point.combo] = (prepared.resolved_recipe(), plans)
-    if problems:
-        raise UserError("sweep points do not pass the checks", problems)
+    if problems or known:
+        raise UserError("sweep points do not pass the checks", [*known, *problems])
     out = {}
     for point in points:
         recipe, plans = copy.deepcopy(resolved[point.combo])
@@ -208,17 +234,22 @@ def write_point_recipes(sweep_dir: Path, resolved: dict[str, tuple[dict[str, Any
 
 def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Path("runs"), dry_run: bool = False,
               devices: str | None = None, ray_address: str | None = None, resume_dir: Path | None = None,
-              tolerance: float = 1.0) -> int:
+              tolerance: float = 1.0, problems: list[str] | None = None) -> int:
     """Run every unfinished point of a sweep (new, continued, or `resume_dir`), then write the report.
 
     Returns 0 when every point finished, 1 when some failed (they are listed in the report).
     """
     from pipeline.executors import choose_executor, run_points
 
+    from pipeline.run_folder import create_run_dir, hold, shown
+
     if resume_dir is None and recipe is None:
         raise UserError("give a sweep recipe or --resume SWEEP_DIR")
-    spec = SweepSpec.read(resume_dir) if resume_dir else load_spec(recipe, overrides)
-    points = expand(spec.config)
+    if resume_dir:
+        spec = SweepSpec.read(resume_dir)
+        points = expand(spec.config)
+    else:
+        spec, points = load_spec(recipe, overrides, problems or [])
     executor = choose_executor(devices, ray_address, spec.base.get("train", {}))
     resolved = resolve_points(spec, points)
     if dry_run:
@@ -226,15 +257,15 @@ def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Pat
         return 0
     sweep_dir = resume_dir or find_unfinished(runs_dir, spec)
     if sweep_dir is None:
-        from pipeline.runner import create_run_dir
-
         sweep_dir = create_run_dir(runs_dir, spec.base["name"])
         (sweep_dir / MARKER).write_text(json.dumps(spec.to_json(), indent=2))
-    todo = [p.id for p in points if not (sweep_dir / POINTS / p.id / "metrics.json").is_file()]
-    print(f"sweep folder: {sweep_dir}\n{len(points)} points, {len(points) - len(todo)} finished, {len(todo)} to run")
-    write_point_recipes(sweep_dir, resolved, todo)
-    failed = run_points(executor, sweep_dir / POINTS, todo)
-    write_sweep_report(sweep_dir, tolerance)
+    with hold(sweep_dir):
+        todo = [p.id for p in points if not (sweep_dir / POINTS / p.id / "metrics.json").is_file()]
+        print(f"sweep folder: {shown(sweep_dir)}\n{len(points)} points, {len(points) - len(todo)} finished, "
+              f"{len(todo)} to run")
+        write_point_recipes(sweep_dir, resolved, todo)
+        failed = run_points(executor, sweep_dir / POINTS, todo)
+        write_sweep_report(sweep_dir, tolerance)
     return int(bool(failed))
 
 

@@ -45,7 +45,21 @@ def test_every_schema_problem_listed_at_once(capsys, tmp_path, base, write_recip
         capsys, tmp_path, write_recipe(base),
         "modle: Extra inputs", "did you mean `model`", "freeze:", "none, backbone, all-but-head",
         "stages.0.epochs: Input should be greater than 0", "train.epoch: not an Ultralytics train argument",
-        "did you mean `epochs`", "train.lr0: expected a number",
+        "did you mean `epochs`", "train.lr0: expected a number", "train.imgsz: an image size is an integer",
+    )
+    assert "7 problems" in out
+
+
+def test_schema_and_preflight_problems_in_one_round(capsys, tmp_path, base, write_recipe):
+    """A freeze beyond the model shows beside a train-argument typo and a bad stage, not one round later."""
+    base.update(freeze=30, stages=[{"name": "head", "epochs": 1}, {"name": "full", "epochs": 0}])
+    base["train"].update(epoch=3, optimizer="NoSuchOptimizer", batch=0, device=99)
+    out = assert_rejected(
+        capsys, tmp_path, write_recipe(base),
+        "freeze: 30 goes beyond the model's 23 layers", "train.epoch: not an Ultralytics train argument",
+        "stages.1.epochs: Input should be greater than 0", "train.optimizer: not an Ultralytics optimizer",
+        "train.batch: a batch size is an integer >= 1",
+        "train.device: GPU 99 asked for",
     )
     assert "6 problems" in out
 
