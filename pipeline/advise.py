@@ -100,10 +100,10 @@ def decide(stats: DatasetStats, overlap: float | None, backbone: int) -> tuple[s
 def advise(recipe_path: Path, overrides: list[str]) -> str:
     """The advice text for a recipe: the figures used, the starting freeze, and that it is a prior."""
     from pipeline.preflight import prepare
-    from pipeline.recipe import load_recipe
+    from pipeline.recipe import cli_paths_absolute, load_recipe
 
-    recipe, base = load_recipe(recipe_path, overrides)
-    prepared = prepare(recipe, base)
+    recipe, base, problems = load_recipe(recipe_path, cli_paths_absolute(overrides))
+    prepared = prepare(recipe, base, problems)
     stats = dataset_stats(prepared.dataset)
     source = prepared.weights_path or (None if prepared.model_source.endswith((".yaml", ".yml")) else
                                        Path(prepared.model_source))

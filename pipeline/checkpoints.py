@@ -14,11 +14,12 @@ import os
 import pickle
 import re
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import UserError
+
+if TYPE_CHECKING:  # torch and Ultralytics are imported on first load: pipeline.video's import stays light
+    from torch import nn
 
 TRUST_ENV = "ROADTUNE_TRUST_PICKLES"
 
@@ -42,7 +43,10 @@ def read_checkpoint(path: str | Path) -> Any:
 
 def load_model(path: str | Path, device: Any = "cpu") -> nn.Module:
     """The FP32 model of an Ultralytics checkpoint, read by :func:`read_checkpoint` first, on `device`."""
-    read_checkpoint(path)
+    checkpoint = read_checkpoint(path)
+    if not isinstance(checkpoint, dict) or checkpoint.get("ema") is None and checkpoint.get("model") is None:
+        raise UserError(f"{path} holds no model (no `model` or `ema` entry: a state dict?): give it as `weights:` "
+                        "beside a model architecture (e.g. model: yolov8n.yaml), or give an Ultralytics checkpoint")
     # Ultralytics 8.4.190 load_checkpoint: the model (EMA first) with its args, task and stride set. It unpickles the
     # file again, which has just passed the weights_only check (and is safe itself once bootstrap ran).
     from ultralytics.nn.tasks import load_checkpoint
@@ -54,19 +58,20 @@ def load_model(path: str | Path, device: Any = "cpu") -> nn.Module:
 
 
 def _load_error(path: str | Path, exc: BaseException) -> UserError:
-    """A refused global (the unpickler's error, anywhere in the chain) or the first line of the load error."""
+    """A refused global or call, or else what made the file unreadable (e.g. not a checkpoint at all)."""
     cause: BaseException | None = exc
     while cause is not None and not isinstance(cause, pickle.UnpicklingError):
         cause = cause.__cause__ or cause.__context__
-    if cause is None or trust_pickles():
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return UserError(f"cannot load checkpoint {path}: {first_line}")
-    text = str(cause)
-    if found := re.search(r"GLOBAL ([\w.]+)", text):  # torch's unpickler met a global outside the allow-list
-        reason = f"it needs {found.group(1)}, which is not a tensor or an Ultralytics/torch model class"
-    else:  # refused by an allow-listed callable, e.g. Ultralytics' getattr guard
-        found = re.search(r"WeightsUnpickler error:\s*(.+)", text)
-        reason = found.group(1).strip() if found else text.strip().splitlines()[0]
+    text = str(cause or "")
+    refused = re.search(r"GLOBAL ([\w.]+)", text)  # torch's unpickler met a global outside the allow-list
+    unpickler = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    if refused:
+        reason = f"it needs {refused.group(1)}, which is not a tensor or an Ultralytics/torch model class"
+    elif unpickler and " blocked " in unpickler.group(1):  # an allow-listed callable refused, e.g. Ultralytics' getattr
+        reason = unpickler.group(1).strip()
+    else:
+        detail = unpickler.group(1) if unpickler else (str(exc).strip().splitlines() or [""])[0]
+        return UserError(f"cannot load checkpoint {path} ({type(cause or exc).__name__}: {detail.strip()})")
     return UserError(
         f"refused to load {path}: {reason} (a .pt is a pickle: loading it can run any code)",
         [f"only if you made this file yourself and trust it: set {TRUST_ENV}=1 to unpickle it fully"],

@@ -166,7 +166,22 @@ def test_save_checkpoint_and_shared_state_dict_load_safely(tmp_path):
     init = save_checkpoint(build_model("yolov8n-seg.yaml", nc=3), tmp_path / "init.pt", {0: "a", 1: "b", 2: "c"})
     model = build_model(str(init))
     assert model_task(model) == "segment" and model.names == {0: "a", 1: "b", 2: "c"}
-    coco = read_state_dict(shared_path("weights/yolov5n_coco_state_dict.pt"))
+    state_dict_file = shared_path("weights/yolov5n_coco_state_dict.pt")
+    coco = read_state_dict(state_dict_file)
     target = build_model("yolov5nu.yaml", nc=80).state_dict()
     matched = [k for k, v in coco.items() if k in target and target[k].shape == v.shape]
     assert len(coco) > 300 and len(matched) > 0.9 * len(coco), (len(coco), len(matched))
+    with pytest.raises(UserError, match=r"holds no model .* give it as `weights:`"):
+        build_model(str(state_dict_file))  # a state dict is weights for an architecture, not a model
+
+
+def test_after_bootstrap_ultralytics_itself_refuses_a_trap(tmp_path):
+    """Files Ultralytics opens on its own (YOLO(path), a stage's start weights, distill_model) are held to the rule."""
+    trap, marker = write_trap(tmp_path)
+    code = ("import sys; from pipeline.bootstrap import bootstrap; bootstrap(); from ultralytics import YOLO\n"
+            "try:\n    YOLO(sys.argv[1])\nexcept TypeError as e:\n    print(e)")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "YOLO_OFFLINE": "1"}
+    env.pop(TRUST_ENV, None)
+    out = subprocess.run([sys.executable, "-c", code, str(trap)], env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and "references types outside" in out.stdout, out.stderr[-2000:]
+    assert not marker.exists(), "Ultralytics' own load ran the checkpoint's code"
