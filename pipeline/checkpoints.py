@@ -33,8 +33,13 @@ def read_checkpoint(path: str | Path) -> Any:
     """The content of a checkpoint or state-dict file, unpickled without running code; else a UserError."""
     # Ultralytics 8.4.190 nn/tasks.py torch_safe_load(safe_only=True): torch.load(weights_only=True) with the
     # allow-list of Ultralytics/torch model classes that checkpoint references (_SafeLoad), legacy module paths mapped.
+    import torch
     from ultralytics.nn.tasks import torch_safe_load
 
+    if not trust_pickles() and not hasattr(torch.serialization, "get_unsafe_globals_in_checkpoint"):
+        # Ultralytics 8.4.190 falls back to a full unpickle on torch < 2.6 (no allow-list scan): refuse instead
+        raise UserError(f"cannot load {path} safely: torch {torch.__version__} has no weights_only allow-list",
+                        ["install torch>=2.6", f"or, only for files you trust: set {TRUST_ENV}=1"])
     try:
         return torch_safe_load(str(path), safe_only=not trust_pickles())[0]
     except Exception as exc:  # torch/pickle raise many types; the user needs the file and the reason

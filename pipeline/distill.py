@@ -101,7 +101,7 @@ class _RoadtuneTrainerMixin:
         self.distiller = RoadtuneLoss(unwrap_model(self.model), teacher, self.distill_cfg)
         saved = self.wdir / PROJECTOR_FILE
         if self.resume and self.distiller.projector is not None and saved.is_file():
-            self.distiller.projector.load_state_dict(torch.load(saved, map_location=self.device))
+            self.distiller.projector.load_state_dict(torch.load(saved, map_location=self.device, weights_only=True))
 
     def build_optimizer(self, model: nn.Module, *args: Any, **kwargs: Any) -> Any:
         """Ultralytics' optimizer plus one param group for the projector, which lives outside the student."""

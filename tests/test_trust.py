@@ -137,6 +137,15 @@ def test_trusting_pickles_is_an_explicit_opt_in(tmp_path, monkeypatch):
     assert marker.exists()
 
 
+def test_torch_without_an_allow_list_is_refused_not_unpickled(tmp_path, monkeypatch):
+    """Ultralytics falls back to a full unpickle on torch < 2.6; roadtune refuses instead."""
+    trap, marker = write_trap(tmp_path)
+    monkeypatch.delattr(torch.serialization, "get_unsafe_globals_in_checkpoint")
+    with pytest.raises(UserError, match=f"cannot load {trap} safely: torch .* has no weights_only allow-list"):
+        read_checkpoint(trap)
+    assert not marker.exists()
+
+
 def _shapes(root: Path) -> Path:
     for split, n in (("train", 4), ("val", 2)):
         for i, name in enumerate(("dark", "light")):
