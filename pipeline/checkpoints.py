@@ -58,7 +58,7 @@ def load_model(path: str | Path, device: Any = "cpu") -> nn.Module:
 
     try:
         return load_checkpoint(str(path), device=device)[0]
-    except Exception as exc:  # e.g. a state dict given where a model checkpoint is needed
+    except Exception as exc:  # torch/Ultralytics raise many types; the user needs the file and the reason
         raise _load_error(path, exc) from None
 
 
