@@ -12,8 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
+from pipeline.checkpoints import read_checkpoint
 from pipeline.datasets.classmap import CLASSMAP_DIR, read_classmap
 from pipeline.datasets.resolve import Dataset
 from pipeline.errors import UserError
@@ -67,7 +66,7 @@ def dataset_stats(dataset: Dataset) -> DatasetStats:
 
 def checkpoint_names(path: Path) -> list[str]:
     """Class names a checkpoint was trained on: an Ultralytics checkpoint's or a state-dict file's `names`."""
-    obj = torch.load(path, map_location="cpu", weights_only=False)
+    obj = read_checkpoint(path)
     names = obj.get("names") if isinstance(obj, dict) else None
     if names is None and isinstance(obj, dict) and hasattr(obj.get("ema") or obj.get("model"), "names"):
         names = (obj.get("ema") or obj["model"]).names

@@ -44,6 +44,11 @@ def bootstrap(offline: bool | None = None) -> None:
     if offline:
         os.environ["YOLO_OFFLINE"] = "1"
     os.environ.setdefault("YOLO_VERBOSE", "True")
+    from pipeline.checkpoints import trust_pickles
+
+    # Ultralytics 8.4.190 reads ULTRALYTICS_SAFE_LOAD once, at import: then every checkpoint it loads itself
+    # (YOLO(path), its trainer, distill_model) is read with weights_only=True, and model yamls are parsed without eval.
+    os.environ["ULTRALYTICS_SAFE_LOAD"] = "0" if trust_pickles() else "1"
     from ultralytics.utils import SETTINGS  # first Ultralytics import: happens here, on purpose
 
     # Telemetry and hub sync off; never prompt for integrations a run did not ask for.

@@ -17,6 +17,7 @@ from typing import Any
 
 from torch import nn
 
+from pipeline.checkpoints import load_model
 from pipeline.distill_config import DistillConfig, DistillWeights
 from pipeline.distill_loss import RoadtuneLoss
 from pipeline.models import model_task
@@ -93,15 +94,14 @@ class _RoadtuneTrainerMixin:
     def set_model_attributes(self) -> None:
         """Also load the frozen teacher and build the projector, on the student's device."""
         import torch
-        from ultralytics.nn.tasks import load_checkpoint
         from ultralytics.utils.torch_utils import unwrap_model
 
         super().set_model_attributes()
-        teacher, _ = load_checkpoint(self.teacher_path, device=self.device)
+        teacher = load_model(self.teacher_path, device=self.device)
         self.distiller = RoadtuneLoss(unwrap_model(self.model), teacher, self.distill_cfg)
         saved = self.wdir / PROJECTOR_FILE
         if self.resume and self.distiller.projector is not None and saved.is_file():
-            self.distiller.projector.load_state_dict(torch.load(saved, map_location=self.device))
+            self.distiller.projector.load_state_dict(torch.load(saved, map_location=self.device, weights_only=True))
 
     def build_optimizer(self, model: nn.Module, *args: Any, **kwargs: Any) -> Any:
         """Ultralytics' optimizer plus one param group for the projector, which lives outside the student."""

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pipeline.checkpoints import load_model
 from pipeline.datasets.resolve import Dataset
 from pipeline.models import model_task
 
@@ -85,10 +86,9 @@ def check_classifier_teacher(teacher: nn.Module, dataset: Dataset) -> list[str]:
 
 def install_soft_labels(trainer: Any) -> None:
     """on_pretrain_routine_end: load the frozen teacher on the student's device and make it part of the loss."""
-    from ultralytics.nn.tasks import load_checkpoint
     from ultralytics.utils.torch_utils import unwrap_model
 
-    teacher, _ = load_checkpoint(trainer.teacher_path, device=trainer.device)
+    teacher = load_model(trainer.teacher_path, device=trainer.device)
     unwrap_model(trainer.model).criterion = SoftLabelLoss(teacher, trainer.temperature, trainer.alpha)
 
 

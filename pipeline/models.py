@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from pipeline.checkpoints import load_model, read_checkpoint
 from pipeline.errors import UserError
 
 ASSETS_URL = "https://github.com/ultralytics/assets/releases"
@@ -69,7 +70,7 @@ def _builtin_arch_exists(name: str) -> bool:
 
 def build_model(source: str, nc: int | None = None, verbose: bool = False) -> nn.Module:
     """Build the Ultralytics network for `source` (.yaml or .pt), with `nc` classes when given, on the CPU."""
-    from ultralytics.nn.tasks import guess_model_task, load_checkpoint, yaml_model_load
+    from ultralytics.nn.tasks import guess_model_task, yaml_model_load
 
     if source.endswith((".yaml", ".yml")):
         cfg = yaml_model_load(source)
@@ -77,10 +78,7 @@ def build_model(source: str, nc: int | None = None, verbose: bool = False) -> nn
             raise UserError(f"{source} is not a model architecture (no `backbone:` and `head:`): is it a dataset "
                             "YAML? Give it as `data:`, and a model such as yolov8n.yaml or yolov8n.pt as `model:`")
         return _model_class(guess_model_task(cfg))(cfg, nc=nc, verbose=verbose)
-    try:
-        model, _ = load_checkpoint(source, device="cpu")
-    except Exception as exc:  # torch/pickle errors differ by cause; the user needs the file and the reason
-        raise UserError(f"cannot load checkpoint {source}: {exc}") from None
+    model = load_model(source)
     if nc is not None and nc != model.yaml.get("nc"):
         rebuilt = _model_class(model_task(model))(model.yaml, nc=nc, verbose=verbose)
         rebuilt.load(model, verbose=False)
@@ -115,19 +113,11 @@ class Transfer:
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Tensors of an Ultralytics checkpoint, a plain state dict, or a dict holding `state_dict`."""
-    try:
-        obj: Any = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # not a plain state dict: an Ultralytics checkpoint with pickled modules
-        from ultralytics.nn.tasks import load_checkpoint
-
-        try:
-            return load_checkpoint(str(path), device="cpu")[0].float().state_dict()
-        except Exception as exc:
-            raise UserError(f"cannot read weights {path}: {exc}") from None
+    obj: Any = read_checkpoint(path)
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
-    if isinstance(obj, dict) and isinstance(obj.get("model"), nn.Module):
-        obj = obj["model"].state_dict()
+    if isinstance(obj, dict) and isinstance(obj.get("ema") or obj.get("model"), nn.Module):
+        obj = (obj.get("ema") or obj["model"]).float().state_dict()  # EMA first, as Ultralytics' load_checkpoint
     if not isinstance(obj, dict) or not any(isinstance(v, torch.Tensor) for v in obj.values()):
         raise UserError(f"{path} holds no tensors: expected a checkpoint or a state dict")
     return {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}

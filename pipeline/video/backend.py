@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.checkpoints import read_checkpoint
 from pipeline.errors import UserError
 from pipeline.video.config import VideoConfig
 
@@ -142,6 +143,7 @@ def _load_checkpoint(weights: Path) -> Any:
         raise UserError(f"weights not found: {weights}")
     if weights.suffix != ".pt":
         raise UserError(f"weights must be an Ultralytics .pt checkpoint: {weights}")
+    read_checkpoint(weights)  # refuses a pickle that would run code, before YOLO(weights) unpickles it
     try:
         model = YOLO(weights)
     except Exception as error:  # noqa: BLE001 - torch/pickle raise many types for a file that is not a checkpoint
