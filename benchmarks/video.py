@@ -182,7 +182,8 @@ def bench_imgsz(weights: Path, video: Path, imgsz: int, backends: Sequence[str],
         report[b] = {"fps": median[b], "vs_plain": median[f"{b} vs plain"],
                      "of_inference_only": median[f"{b} of inference-only"],
                      "inference_only_fps": {k: median[f"{b} b{k}"] for k in sorted({1, batch})},
-                     "ms_per_frame": summary["ms_per_frame"], "same_detections": compare(found, kept["plain"])}
+                     "ms_per_frame": summary["ms_per_frame"], "same_detections": compare(found, kept["plain"]),
+                     "detections_per_frame": summary["detections"] / max(summary["frames"], 1)}
     return report
 
 
@@ -198,7 +199,8 @@ def print_report(r: dict, backends: Sequence[str]) -> None:
         print(f"  ours, {b:9s}        {x['fps']:7.1f} FPS   {x['vs_plain']:.2f}x plain   "
               f"{x['of_inference_only']:.0%} of its inference-only FPS ({infer})")
         print(f"      same detections as the plain loop: {same['frames_equal']}/{same['frames']} frames "
-              f"(worst box {same['max_box_px']} px, conf {same['max_conf']}); ms/frame {x['ms_per_frame']}")
+              f"(worst box {same['max_box_px']} px, conf {same['max_conf']}); ms/frame {x['ms_per_frame']}, "
+              f"{x['detections_per_frame']:.1f} detections/frame")
 
 
 def goal_line(r: dict, chosen: str) -> str:

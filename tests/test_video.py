@@ -321,7 +321,7 @@ def test_an_unwritable_out_is_a_clean_error(weights: Path, clip: Path, tmp_path:
     finally:
         parent.chmod(0o755)
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err.startswith(f"error: cannot ") and f"--out {out}: {cause}" in err, err
+    assert code == 2 and err.startswith("error: cannot ") and f"--out {out}: {cause}" in err, err
     assert len(err.splitlines()) == 1 and not out.exists()
 
 
