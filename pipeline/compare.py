@@ -17,7 +17,7 @@ from pipeline.errors import UserError, cli_entry
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.compare", description=__doc__,
+    parser = argparse.ArgumentParser(prog="roadtune compare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="*", type=Path, metavar="RUN_OR_SWEEP_DIR",
                         help="run folders (runs/<name>/<ts>) and sweep folders, any mix")

@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     from pipeline.augment import PRESETS
     from pipeline.datasets import FORMATS
 
-    parser = argparse.ArgumentParser(prog="python -m pipeline.datasets",
+    parser = argparse.ArgumentParser(prog="roadtune datasets",
                                      description="Bring road datasets in, check them, preview augmentations.")
     sub = parser.add_subparsers(dest="command", required=True)
     conv = sub.add_parser("convert", help="convert a KITTI/BDD100K/Cityscapes/VOC/COCO folder to YOLO format")

@@ -17,17 +17,21 @@ from pipeline.video.run import run_video
 
 def _parser() -> argparse.ArgumentParser:
     defaults = VideoConfig.model_fields
-    p = argparse.ArgumentParser(prog="python -m pipeline.video",
+    p = argparse.ArgumentParser(prog="roadtune video",
                                 description="Annotated video, per-frame detections and tracks, and FPS for a model.")
     p.add_argument("weights", type=Path, help="Ultralytics .pt checkpoint of a detect or segment model")
     p.add_argument("video", type=Path, help="input video file")
     p.add_argument("--out", type=Path, required=True, help="output folder (a numbered sibling if not empty)")
-    p.add_argument("--imgsz", type=int, default=defaults["imgsz"].default)
-    p.add_argument("--conf", type=float, default=defaults["conf"].default)
-    p.add_argument("--iou", type=float, default=defaults["iou"].default)
+    p.add_argument("--imgsz", type=int, default=defaults["imgsz"].default,
+                   help="inference size in pixels, longest side (default: %(default)s)")
+    p.add_argument("--conf", type=float, default=defaults["conf"].default,
+                   help="minimum confidence of a detection, 0-1 (default: %(default)s)")
+    p.add_argument("--iou", type=float, default=defaults["iou"].default,
+                   help="IoU above which NMS merges boxes, 0-1 (default: %(default)s)")
     p.add_argument("--classes", help="comma-separated class names to keep, e.g. car,pedestrian")
     p.add_argument("--track", choices=get_args(Tracker), help="track objects with this Ultralytics tracker")
-    p.add_argument("--batch", type=int, default=defaults["batch"].default, help="frames per inference call")
+    p.add_argument("--batch", type=int, default=defaults["batch"].default,
+                   help="frames per inference call (default: %(default)s)")
     p.add_argument("--device", help="cpu, 0, ... (default: first GPU if any, else cpu)")
     p.add_argument("--max-frames", type=int, help="stop after this many frames")
     p.add_argument("--no-video", action="store_true", help="skip annotated.mp4 (detections and summary only)")

@@ -24,25 +24,24 @@ def run_video(weights: Path, source: Path, out: Path, cfg: VideoConfig) -> dict[
     from ultralytics.utils import TQDM
 
     info = probe(Path(source))
+    out_dir = claim_out_dir(Path(out))  # before the model loads and exports: a bad --out fails at once
     started = time.perf_counter()
     detector = load_detector(Path(weights), cfg)
     detector.warmup(np.zeros((info.height, info.width, 3), np.uint8))
     setup_s = time.perf_counter() - started
-    out_dir = claim_out_dir(Path(out))
     reader = FrameReader(info, cfg.max_frames)
     pipeline = Pipeline(reader, detector, cfg.batch)
-    done, annotate_s = 0, 0.0
+    done = 0
     with Outputs(out_dir, info, cfg.save_video) as outputs, \
             TQDM(total=reader.limit, desc=f"video {info.path.name}", unit="frame") as bar:
         start = time.perf_counter()
         for index, result in pipeline:
             done += 1
-            tick = time.perf_counter()
-            outputs.write(index, result, done / (tick - start))
-            annotate_s += time.perf_counter() - tick
+            outputs.write(index, result, done / (time.perf_counter() - start))
             bar.update(1)
+        outputs.flush()
         elapsed = time.perf_counter() - start
-        stages = {"decode": reader.seconds, "inference": pipeline.infer_seconds, "annotate_encode": annotate_s}
+        stages = {"decode": reader.seconds, "inference": pipeline.infer_seconds, "annotate_encode": outputs.seconds}
         summary = _summary(cfg, weights, detector, info, reader, outputs, out_dir, elapsed, stages)
         summary["setup_s"] = round(setup_s, 2)
         outputs.commit(summary)
