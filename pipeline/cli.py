@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 # subcommand: (module whose ``main(argv)`` runs it, the one line ``roadtune --help`` shows for it)
 SUBCOMMANDS = {
@@ -14,6 +15,13 @@ SUBCOMMANDS = {
     "video": ("pipeline.video", "annotated video, per-frame detections and tracks, and FPS for a model"),
     "datasets": ("pipeline.datasets.__main__", "convert datasets to YOLO format, check them, preview augmentations"),
 }
+
+
+def prog(command: str) -> str:
+    """A command's name in its usage line, as the user typed it: `roadtune run` or `python -m pipeline.run`."""
+    if Path(sys.argv[0]).name == "roadtune":
+        return f"roadtune {command}"
+    return f"python -m {SUBCOMMANDS[command][0].removesuffix('.__main__')}"
 
 
 def _parser() -> argparse.ArgumentParser:

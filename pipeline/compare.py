@@ -13,11 +13,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.cli import prog
 from pipeline.errors import UserError, cli_entry
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="roadtune compare", description=__doc__,
+    parser = argparse.ArgumentParser(prog=prog("compare"), description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folders", nargs="*", type=Path, metavar="RUN_OR_SWEEP_DIR",
                         help="run folders (runs/<name>/<ts>) and sweep folders, any mix")

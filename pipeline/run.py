@@ -8,13 +8,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.cli import prog
 from pipeline.errors import UserError, cli_entry
 
 LOG = logging.getLogger("roadtune")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="roadtune run", description=__doc__)
+    parser = argparse.ArgumentParser(prog=prog("run"), description=__doc__)
     parser.add_argument("recipe", nargs="?", type=Path, help="recipe YAML, e.g. recipes/freeze10.yaml")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a dotted recipe key, e.g. --set train.epochs=1 --set freeze=backbone")

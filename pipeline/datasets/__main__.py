@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline.cli import prog
 from pipeline.bootstrap import bootstrap
 from pipeline.errors import cli_entry
 
@@ -26,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     from pipeline.augment import PRESETS
     from pipeline.datasets import FORMATS
 
-    parser = argparse.ArgumentParser(prog="roadtune datasets",
+    parser = argparse.ArgumentParser(prog=prog("datasets"),
                                      description="Bring road datasets in, check them, preview augmentations.")
     sub = parser.add_subparsers(dest="command", required=True)
     conv = sub.add_parser("convert", help="convert a KITTI/BDD100K/Cityscapes/VOC/COCO folder to YOLO format")

@@ -9,6 +9,7 @@ from typing import get_args
 
 from pydantic import ValidationError
 
+from pipeline.cli import prog
 from pipeline.bootstrap import bootstrap
 from pipeline.errors import UserError, cli_entry
 from pipeline.video.config import Backend, Tracker, VideoConfig
@@ -17,7 +18,7 @@ from pipeline.video.run import run_video
 
 def _parser() -> argparse.ArgumentParser:
     defaults = VideoConfig.model_fields
-    p = argparse.ArgumentParser(prog="roadtune video",
+    p = argparse.ArgumentParser(prog=prog("video"),
                                 description="Annotated video, per-frame detections and tracks, and FPS for a model.")
     p.add_argument("weights", type=Path, help="Ultralytics .pt checkpoint of a detect or segment model")
     p.add_argument("video", type=Path, help="input video file")
