@@ -186,7 +186,8 @@ def resolve_points(spec: SweepSpec, points: list[Point], known: list[str] = ()) 
                 raise_problems(point.id, schema_problems)
             prepared = prepare(recipe, spec.base_dir, schema_problems)
         except UserError as exc:
-            problems += [f"{point.id}: {p}" for p in exc.problems or [str(exc)] if p not in known]
+            problems += [f"{point.id}: {p}" for p in exc.problems or [str(exc)]
+                         if p not in known and not any(k.endswith(f": {p}") for k in known)]
             continue
         plans = "\n".join(f"stage {name}:\n{plan.render()}" for name, plan in prepared.plans.items())
         resolved[point.combo] = (prepared.resolved_recipe(), plans)

@@ -116,12 +116,13 @@ def test_rerun_and_resume_run_only_the_missing_points(sweep, recipe, tmp_path, c
 
 
 def test_failing_point_is_recorded_and_the_others_finish(tmp_path):
-    recipe = sweep_recipe(tmp_path, {"train.optimizer": ["NoSuchOptimizer", "SGD"]}, name="failing")
+    # nbs 0 passes the recipe checks (an integer) and fails in the point's trainer (Ultralytics: nbs >= 1).
+    recipe = sweep_recipe(tmp_path, {"train.nbs": [0, 64]}, name="failing")
     assert run_sweep(recipe, [], runs_dir=tmp_path / "runs", devices="cpu,cpu") == 1
     (folder,) = (tmp_path / "runs" / "failing").iterdir()
-    status = json.loads((folder / "points" / "0-optimizer-NoSuchOptimizer-s0" / "status.json").read_text())
-    assert status["returncode"] != 0 and "NoSuchOptimizer" in status["error"] and status["device"] == "cpu"
-    assert (folder / "points" / "1-optimizer-SGD-s0" / "metrics.json").is_file()
+    status = json.loads((folder / "points" / "0-nbs-0-s0" / "status.json").read_text())
+    assert status["returncode"] != 0 and "nbs" in status["error"] and status["device"] == "cpu"
+    assert (folder / "points" / "1-nbs-64-s0" / "metrics.json").is_file()
     report = pd.read_csv(folder / "report.csv")
     assert len(report) == 1 and report.loc[0, "epochs"] == 1
     markdown = (folder / "report.md").read_text()
