@@ -185,3 +185,11 @@ def test_readme_reference_covers_every_schema_key():
         assert f"| `{key}` |" in reference, f"README recipe reference lacks `{key}`"
     for key in Stage.model_fields:
         assert f"`{key}`" in reference, f"README recipe reference lacks stage key `{key}`"
+
+
+def test_a_bad_sweep_lists_its_own_and_its_points_problems_at_once(capsys, tmp_path, base, write_recipe):
+    base.update(sweep={"freeze": ["none", 99], "repeats": 0})
+    base["train"]["epoch"] = 3
+    out = assert_rejected(capsys, tmp_path, write_recipe(base), "sweep.repeats: Input should be greater than or equal",
+                          "freeze: 99 goes beyond the model's 23 layers", "train.epoch: not an Ultralytics")
+    assert out.count("train.epoch:") == 1, "a base recipe problem is listed once, not once per point"
