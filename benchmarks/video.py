@@ -6,7 +6,8 @@
 Prints, per imgsz: OpenCV decode-only FPS, the plain loop's FPS, inference-only FPS of each backend (batch 1
 and --batch), our end-to-end FPS per backend with its ratio to the plain loop and to its own inference-only FPS,
 the goal line (on a CPU, end to end >= 95% of the default backend's inference-only FPS), and a frame-by-frame
-check that our detections equal the plain loop's (same classes, boxes within 0.5 px, confidences within 0.01). Figures are medians over rounds, ratios are taken between neighbouring runs (the shared
+check that our detections equal the plain loop's (same classes, boxes within 0.5 px, confidences within 0.01).
+Figures are medians over rounds, ratios are taken between neighbouring runs (the shared
 CPU's speed drifts), and all runs go to runs/bench/video_<imgsz>.json. Setup (model load, export, warmup) is
 excluded for every contender alike.
 """

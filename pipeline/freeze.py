@@ -52,7 +52,7 @@ def resolve_freeze(spec: int | list[int] | str | None, model: nn.Module) -> list
 
 
 def is_frozen(param_name: str, frozen: list[int]) -> bool:
-    """Whether Ultralytics freezes the parameter `param_name` (a name relative to the model, e.g. model.3.conv.weight)."""
+    """Whether Ultralytics freezes the parameter `param_name` (relative to the model, e.g. model.3.conv.weight)."""
     return any(f"model.{i}." in param_name for i in frozen) or any(x in param_name for x in ALWAYS_FROZEN)
 
 

@@ -237,7 +237,8 @@ def validate_recipe(raw: Any, origin: str = "<recipe>") -> tuple[Recipe | None, 
     except ValidationError as err:
         problems += format_validation_error(err)
         in_error = {e["loc"][0] for e in err.errors() if e["loc"]}
-        droppable = {k for k, f in Recipe.model_fields.items() if not f.is_required()} | set(raw) - set(Recipe.model_fields)
+        optional = {k for k, f in Recipe.model_fields.items() if not f.is_required()}
+        droppable = optional | set(raw) - set(Recipe.model_fields)  # unknown keys are dropped too
         if in_error <= droppable:
             try:
                 recipe = Recipe.model_validate({k: v for k, v in raw.items() if k not in in_error})
@@ -289,7 +290,8 @@ def check_train_args(args: dict[str, Any], where: str) -> list[str]:
             problems.append(f"{dotted}: expected true or false, got {value!r}")
         elif key in CFG_INT_KEYS and (isinstance(value, bool) or not isinstance(value, int)):
             problems.append(f"{dotted}: expected an integer, got {value!r}")
-        elif key in CFG_FLOAT_KEYS | CFG_FRACTION_KEYS and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        elif key in CFG_FLOAT_KEYS | CFG_FRACTION_KEYS and (isinstance(value, bool)
+                                                            or not isinstance(value, (int, float))):
             problems.append(f"{dotted}: expected a number, got {value!r}")
         elif key in CFG_FRACTION_KEYS and not 0.0 <= float(value) <= 1.0:
             problems.append(f"{dotted}: must be between 0 and 1, got {value}")

@@ -16,8 +16,17 @@ import pandas as pd
 
 from pipeline.plots import all_plots
 from pipeline.recommend import recommendations, score_floor
-from pipeline.results import (METRICS, Collected, axis_columns, collect, environments, find_axes, per_class_table,
-                              points_table, score_of)
+from pipeline.results import (
+    METRICS,
+    Collected,
+    axis_columns,
+    collect,
+    environments,
+    find_axes,
+    per_class_table,
+    points_table,
+    score_of,
+)
 
 # Swept keys (other than freeze) go after "freeze"; map_lost_pts keeps its name and sign (lost = positive) for
 # readers of earlier reports: the tables show its negation as a signed delta instead.

@@ -18,12 +18,12 @@ from typing import Any
 import yaml
 
 from pipeline import __version__
-from pipeline.errors import UserError
+from pipeline.augment import build_augmentations
 from pipeline.distill_run import distill_stages
+from pipeline.errors import UserError
+from pipeline.metrics import headline, read_epochs, timing_summary
 from pipeline.models import save_checkpoint
 from pipeline.preflight import Prepared
-from pipeline.augment import build_augmentations
-from pipeline.metrics import headline, read_epochs, timing_summary
 from pipeline.run_folder import ENV, LOG_FILE, METRICS, RECIPE, STAGES, hold, is_finished, write_atomic
 from pipeline.stages import StageRun, managed_args, plan_stages, run_stage, stage_freeze, stage_train_args
 

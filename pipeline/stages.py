@@ -14,14 +14,14 @@ import json
 import logging
 import shutil
 from dataclasses import dataclass
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
 
-from pipeline.metrics import EpochTimer, read_epochs, timing_summary, validation_summary
 from pipeline.errors import UserError
+from pipeline.metrics import EpochTimer, read_epochs, timing_summary, validation_summary
 from pipeline.recipe import MAX_EPOCHS, Recipe, Stage
 from pipeline.run_folder import missing_stage_outputs, write_atomic
 
@@ -146,7 +146,7 @@ def _train(stage_run: StageRun, trainer_class: type | None) -> Any:
     for event, fn in timer.callbacks().items():
         model.add_callback(event, fn)
     args = dict(stage_run.train_args)
-    if resume == "resume":  # Ultralytics restores the arguments from last.pt; only non-serialisable ones are passed again
+    if resume == "resume":  # Ultralytics restores the arguments from last.pt; only non-serialisable ones go again
         args = {"resume": True, **{k: v for k, v in args.items() if k in ("augmentations", "data", "device")}}
     kwargs = {"trainer": trainer_class} if trainer_class else {}
     model.train(**args, **kwargs)

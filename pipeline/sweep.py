@@ -26,7 +26,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.errors import UserError
-from pipeline.recipe import apply_overrides, format_validation_error, load_yaml, parse_recipe, raise_problems, validate_recipe
+from pipeline.recipe import (
+    apply_overrides,
+    format_validation_error,
+    load_yaml,
+    parse_recipe,
+    raise_problems,
+    validate_recipe,
+)
 
 LOG = logging.getLogger("roadtune")
 MARKER = "sweep.json"
@@ -167,7 +174,8 @@ def load_spec(recipe_path: Path, overrides: list[str], problems: list[str]) -> t
     raise UserError(f"invalid sweep ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
 
 
-def resolve_points(spec: SweepSpec, points: list[Point], known: list[str] = ()) -> dict[str, tuple[dict[str, Any], str]]:
+def resolve_points(spec: SweepSpec, points: list[Point],
+                   known: list[str] = ()) -> dict[str, tuple[dict[str, Any], str]]:
     """Preflight every combination before anything trains: point id -> (resolved recipe, freeze plan text).
 
     Raises one UserError listing the problems of every point (those in `known`, found for the base recipe
@@ -241,7 +249,6 @@ def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Pat
     Returns 0 when every point finished, 1 when some failed (they are listed in the report).
     """
     from pipeline.executors import choose_executor, run_points
-
     from pipeline.run_folder import create_run_dir, hold, shown
 
     if resume_dir is None and recipe is None:

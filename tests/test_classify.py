@@ -28,7 +28,10 @@ from pipeline.datasets.__main__ import main as datasets_main  # noqa: E402
 from pipeline.datasets.convert_gtsrb import convert_gtsrb  # noqa: E402
 from pipeline.datasets.resolve import resolve_dataset  # noqa: E402
 from pipeline.distill_cls import (  # noqa: E402
-    SoftLabelLoss, check_classifier_teacher, hinton_kl, soft_label_trainer_class,
+    SoftLabelLoss,
+    check_classifier_teacher,
+    hinton_kl,
+    soft_label_trainer_class,
 )
 from pipeline.errors import UserError  # noqa: E402
 from pipeline.freeze import freeze_plan, resolve_freeze  # noqa: E402

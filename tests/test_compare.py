@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO, copy_shared_dataset, shared_path, write_synth_yaml
+
 from pipeline.compare import main as compare_main
 from pipeline.plots import pareto_front
 from pipeline.recommend import recommend

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from pipeline.run import main as run_main
 
 
@@ -68,7 +68,8 @@ def test_schema_and_preflight_problems_in_one_round(capsys, tmp_path, base, writ
 def test_wrong_type_and_negative_epochs(capsys, tmp_path, base, write_recipe):
     base["train"]["epochs"] = -1
     base["train"]["batch"] = "sixteen"
-    assert_rejected(capsys, tmp_path, write_recipe(base), "train.epochs: must be between 1 and", "train.batch: expected a number")
+    assert_rejected(capsys, tmp_path, write_recipe(base), "train.epochs: must be between 1 and",
+                    "train.batch: expected a number")
 
 
 @pytest.mark.parametrize("override, needle", [
@@ -93,7 +94,8 @@ def test_values_ultralytics_would_misread_are_rejected(capsys, tmp_path, base, w
     """Each of these used to pass, be silently adjusted, or end in a traceback (after the run folder existed)."""
     if override.startswith("train.device") and __import__("torch").cuda.is_available():
         pytest.skip("this machine has a GPU 0")
-    assert_rejected(capsys, tmp_path, write_recipe(base), needle, extra=("--set", override.replace("{repo}", str(REPO))))
+    override = override.replace("{repo}", str(REPO))
+    assert_rejected(capsys, tmp_path, write_recipe(base), needle, extra=("--set", override))
 
 
 def test_managed_train_args_point_to_their_recipe_key(capsys, tmp_path, base, write_recipe):

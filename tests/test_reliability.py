@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from pipeline.run import main as run_main
 from pipeline.run_folder import LOCK, hold
 

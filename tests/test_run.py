@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-
 from conftest import REPO, copy_shared_dataset, shared_path
+
 from pipeline.freeze import freeze_plan, resolve_freeze
 from pipeline.models import build_model, save_checkpoint
 from pipeline.run import main as run_main
@@ -49,7 +49,8 @@ def test_frozen_layers_bit_identical_trainable_changed(tmp_path, synth_yaml, tin
 
     before, after = checkpoint_state(start), checkpoint_state(run_dir / "stages/train/weights/last.pt")
     frozen_keys = [k for k in before if int(k.split(".")[1]) < 10]
-    trainable_keys = [k for k in before if int(k.split(".")[1]) >= 10 and ".dfl" not in k and before[k].is_floating_point()]
+    trainable_keys = [k for k in before
+                      if int(k.split(".")[1]) >= 10 and ".dfl" not in k and before[k].is_floating_point()]
     assert any("running_mean" in k for k in frozen_keys), "BN buffers are part of the check"
     for key in frozen_keys:
         assert torch.equal(before[key], after[key]), f"frozen tensor changed: {key}"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import write_synth_yaml
+
 from pipeline.bootstrap import bootstrap
 from pipeline.errors import UserError
 from pipeline.sweep import run_sweep
@@ -66,7 +66,8 @@ def test_sweep_report_rows_plots_and_recommendation(sweep):
     page = (sweep / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 5
     markdown = (sweep / "report.md").read_text()
-    verdict = "- **No signal**: the best mAP50-95" if report["map50_95"].max() < 0.01 else "- **yolov8n.yaml**: freeze `"
+    no_signal = report["map50_95"].max() < 0.01
+    verdict = "- **No signal**: the best mAP50-95" if no_signal else "- **yolov8n.yaml**: freeze `"
     assert "**Recommendation**" in markdown and verdict in markdown
     assert "[0-freeze-none-s0](points/0-freeze-none-s0)" in markdown and "8.4." in markdown
     assert {p.name for p in sweep.glob("*.png")} == {"map-vs-depth.png", "time-vs-depth.png", "memory-vs-depth.png",

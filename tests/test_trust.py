@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from conftest import REPO, shared_path, write_synth_yaml
+
 from pipeline.checkpoints import TRUST_ENV, load_model, read_checkpoint
 from pipeline.errors import UserError
 from pipeline.models import build_model, model_task, read_state_dict, save_checkpoint

@@ -17,6 +17,7 @@ import pytest
 os.environ["YOLO_OFFLINE"] = "1"
 
 from conftest import shared_path  # noqa: E402
+
 from pipeline.bootstrap import bootstrap  # noqa: E402
 from pipeline.video import VideoConfig, main, run_video  # noqa: E402
 from pipeline.video.backend import installed  # noqa: E402

@@ -15,8 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.cli import prog
 from pipeline.bootstrap import bootstrap
+from pipeline.cli import prog
 from pipeline.errors import cli_entry
 
 TASKS = ("detect", "segment", "classify")

@@ -10,8 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.datasets.images import is_image
-from pipeline.datasets.source import (ReadOptions, Sample, Source, SourceObject, require_files, require_paths,
-                                     require_task)
+from pipeline.datasets.source import (
+    ReadOptions,
+    Sample,
+    Source,
+    SourceObject,
+    require_files,
+    require_paths,
+    require_task,
+)
 
 KNOWN_CLASSES = ("Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram", "Misc")
 IGNORED = "DontCare"

@@ -14,8 +14,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from pipeline.datasets.images import is_image
-from pipeline.datasets.source import (ReadOptions, Sample, Source, SourceObject, require_files, require_paths,
-                                     require_task)
+from pipeline.datasets.source import (
+    ReadOptions,
+    Sample,
+    Source,
+    SourceObject,
+    require_files,
+    require_paths,
+    require_task,
+)
 
 KNOWN_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                  "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",

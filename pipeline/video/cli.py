@@ -9,8 +9,8 @@ from typing import get_args
 
 from pydantic import ValidationError
 
-from pipeline.cli import prog
 from pipeline.bootstrap import bootstrap
+from pipeline.cli import prog
 from pipeline.errors import UserError, cli_entry
 from pipeline.video.config import Backend, Tracker, VideoConfig
 from pipeline.video.run import run_video

@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from shell import REPO, SHARED
 
 SHARED_NEEDED = ("data/kitti_mini", "data/gtsrb_mini", "weights/yolov5n_coco_state_dict.pt",

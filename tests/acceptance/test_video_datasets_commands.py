@@ -18,7 +18,7 @@ def test_video_on_the_weights_a_run_printed(user_repo, quickstart_run):
     weights = printed(out, "weights")
     typed = ("python -m pipeline.video runs/quickstart/20261124-101500/stages/train/weights/best.pt "
              "../shared/video/highway_dashcam_udacity_test_video.mp4 --out demo --track bytetrack")
-    assert typed.split()[3] == f"runs/quickstart/20261124-101500/stages/train/weights/best.pt"
+    assert typed.split()[3] == "runs/quickstart/20261124-101500/stages/train/weights/best.pt"
     type_command(user_repo, typed.replace("runs/quickstart/20261124-101500/stages/train/weights/best.pt", weights),
                  "--max-frames 6 --imgsz 64 --device cpu")
     summary = json.loads((user_repo / "demo" / "summary.json").read_text())
