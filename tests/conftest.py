@@ -140,7 +140,7 @@ def official_weights(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def quickstart_run(user_repo) -> tuple[str, str]:
     """README's quickstart, shrunk to one epoch: (what it printed, the run folder as printed)."""
-    from acceptance.shell import TINY, printed, type_command
+    from acceptance.shell import QUICKSTART, TINY, printed, type_command
 
-    out = type_command(user_repo, "python -m pipeline.run recipes/quickstart.yaml", TINY)
+    out = type_command(user_repo, QUICKSTART, TINY)
     return out, printed(out, "run folder")

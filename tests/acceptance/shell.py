@@ -14,6 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
+QUICKSTART = "python -m pipeline.run recipes/quickstart.yaml"  # README's quickstart (a session fixture runs it once)
 TINY = "--set train.epochs=1 --set train.imgsz=64 --set train.batch=8 --set train.workers=0"
 TWO_TINY_STAGES = "--set stages.0.epochs=1 --set stages.1.epochs=1 --set train.imgsz=64 --set train.workers=0"
 
