@@ -20,8 +20,8 @@ def test_distill_with_its_own_teacher_stage(user_repo):
 
 def test_distill_from_a_teacher_run_folder_relative_to_the_cwd(user_repo, quickstart_run):
     _, teacher = quickstart_run
-    typed = ("python -m pipeline.run recipes/distill-v8s-to-n.yaml --set distill.teacher=runs/quickstart/20261124-101500"
-             " --set distill.teacher_train=null")
+    typed = ("python -m pipeline.run recipes/distill-v8s-to-n.yaml "
+             "--set distill.teacher=runs/quickstart/20261124-101500 --set distill.teacher_train=null")
     out = type_command(user_repo, typed.replace("runs/quickstart/20261124-101500", teacher), TINY)
     run_folder = printed(out, "run folder")
     assert f"the run folder {(user_repo / teacher).resolve()}" in out
