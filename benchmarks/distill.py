@@ -10,8 +10,8 @@ teacher-labelled frames of ../shared/video/*.mp4 and the ../shared/data/cctv_tra
 ignored). ``synth``: the recipe's own data, teacher and student, trained here (its teacher for 1 epoch).
 ``--variant NAME:KEY=VALUE,...`` adds a roadtune variant (e.g. ``noramp:distill.ramp_epochs=0``).
 
-Figures: final mAP50-95 (metrics.json) and the student stage's train seconds per epoch (epochs.jsonl), mean ± std
-over seeds; variants alternate within a seed so machine noise hits them alike. Goals printed at the end.
+Figures: final mAP50-95 (metrics.json) and the student stage's median train seconds per epoch (epochs.jsonl),
+mean ± std over seeds; variants alternate within a seed so machine noise hits them alike. Goals printed at the end.
 """
 
 from __future__ import annotations
@@ -44,11 +44,11 @@ def run(recipe: Path, run_dir: Path, overrides: list[str]) -> None:
 
 
 def figures(run_dir: Path) -> dict[str, float]:
-    """Final mAP50-95 and the last stage's mean train seconds per epoch."""
+    """Final mAP50-95 and the last stage's median train seconds per epoch (median: robust to a busy machine)."""
     metrics = json.loads((run_dir / "metrics.json").read_text())
     stage = run_dir / "stages" / metrics["stages"][-1]["name"] / "epochs.jsonl"
     epochs = [json.loads(line) for line in stage.read_text().splitlines()]
-    return {"map50_95": metrics["map50_95"], "train_s": statistics.mean(e["train_s"] for e in epochs)}
+    return {"map50_95": metrics["map50_95"], "train_s": statistics.median(e["train_s"] for e in epochs)}
 
 
 def kitti_recipes(work: Path, opts: argparse.Namespace) -> tuple[Path, Path, list[str]]:

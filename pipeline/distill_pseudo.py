@@ -1,4 +1,5 @@
-"""Teacher-labelled road footage (`distill.unlabeled`): frames the teacher labels once, added to the student's train set.
+"""Teacher-labelled road footage (`distill.unlabeled`): frames the teacher labels once, added to the student's
+train set.
 
 Before the first student stage, the teacher predicts every kept frame (one in ``every_n_frames`` of each video, every
 image of each folder) and its boxes above ``conf`` become YOLO label files::

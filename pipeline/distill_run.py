@@ -3,9 +3,10 @@
 One `distill:` section for every task: detect and segment distil through :mod:`pipeline.distill`, classify through
 the soft-label trainer of :mod:`pipeline.distill_cls`.
 
-The runner calls two functions: :func:`prepare_teacher` during preflight (problems are collected under
-``distill.teacher``; :func:`check_unlabeled` under ``distill.unlabeled``) and :func:`distill_stages`, which prepends the optional ``teacher`` stage (``teacher_train``)
-and gives each student stage what its method needs (a trainer class, or Ultralytics' ``distill_model``).
+The runner calls :func:`prepare_teacher` and :func:`check_unlabeled` during preflight (problems are collected under
+``distill.teacher`` and ``distill.unlabeled``) and :func:`distill_stages`, which prepends the optional ``teacher``
+stage (``teacher_train``) and gives each student stage what its method needs (a trainer class, or Ultralytics'
+``distill_model``).
 """
 
 from __future__ import annotations
