@@ -333,15 +333,25 @@ def test_student_trains_on_teacher_labelled_frames(pseudo_run, synth_data):
 
 
 @needs_wiring
-def test_resume_reuses_the_teacher_labels(pseudo_run):
-    """A resumed run with a complete cache does not label again (the files keep their modification times)."""
-    from pipeline.run import main
+def test_complete_labels_are_reused_incomplete_ones_redone(pseudo_run, teacher_pt, synth_yaml):
+    """A complete cache (counts.json) is reused untouched; without counts.json (labelling interrupted) it is redone
+    from scratch, not appended to (Ultralytics' save_txt appends)."""
+    from pipeline.datasets.resolve import resolve_dataset
+    from pipeline.distill_pseudo import build_pseudo_set
 
-    run, _ = pseudo_run
-    (run / "metrics.json").unlink()
-    stamps = {p: p.stat().st_mtime_ns for p in (run / "pseudo").rglob("*") if p.is_file()}
-    assert main(["--resume", str(run)]) == 0
-    assert {p: p.stat().st_mtime_ns for p in (run / "pseudo").rglob("*") if p.is_file()} == stamps
+    run, folder = pseudo_run
+    pseudo = run / "pseudo"
+    cfg = DistillConfig(teacher=str(teacher_pt), unlabeled=[str(folder / "road.mp4"), str(folder / "stills")],
+                        every_n_frames=4, conf=1e-4)
+    args = (teacher_pt, cfg, [Path(p) for p in cfg.unlabeled], resolve_dataset(synth_yaml), 64)
+    files = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in pseudo.rglob("*") if p.is_file()}
+    counts = json.loads((pseudo / "counts.json").read_text())
+    assert build_pseudo_set(pseudo, *args) == counts
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in pseudo.rglob("*") if p.is_file()} == files
+    (pseudo / "counts.json").unlink()
+    assert build_pseudo_set(pseudo, *args) == counts
+    labels = {p: v[1] for p, v in files.items() if p.suffix == ".txt"}
+    assert {p: p.read_bytes() for p in labels} == labels, "same labels, once each"
 
 
 @needs_wiring
