@@ -40,9 +40,9 @@ class DistillConfig(BaseModel):
     alpha: float = Field(0.5, ge=0, le=1, description="classify only: share of the soft labels vs the hard labels")
     weights: DistillWeights = Field(default_factory=DistillWeights, description="detect/segment: each term's weight")
     ramp_epochs: float = Field(
-        3.0, ge=0, description="detect/segment: the distillation weights rise linearly from 0 to their full value "
+        0.0, ge=0, description="detect/segment: the distillation weights rise linearly from 0 to their full value "
         "over this many epochs (per batch), so the student first learns from the labels; 0: full weight from the "
-        "first batch")
+        "first batch (default: a 3-epoch ramp did not beat it in docs/distillation.md)")
     unlabeled: list[str] = Field(
         default_factory=list, description="detect/segment: image folders or video files the teacher labels once "
         "(cached in <run>/pseudo); the student trains on the labelled data plus these frames, val stays as is")
