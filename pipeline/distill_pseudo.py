@@ -60,13 +60,11 @@ def extract_frames(sources: list[Path], every_n_frames: int, out: Path) -> list[
                 shutil.copyfile(image, frames[-1])  # a copy: Ultralytics reads labels beside `images/`
             continue
         video, index = cv2.VideoCapture(str(src)), 0
-        ok, frame = video.read()
-        while ok:
+        while video.grab():  # grab every frame, decode into an image only the kept ones
             if index % every_n_frames == 0:
                 frames.append(out / f"{k}_{src.stem}_{index:06d}.jpg")
-                cv2.imwrite(str(frames[-1]), frame)
+                cv2.imwrite(str(frames[-1]), video.retrieve()[1])
             index += 1
-            ok, frame = video.read()
         video.release()
     return frames
 
