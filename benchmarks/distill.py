@@ -8,7 +8,9 @@ fine-tuned on ../shared/data/kitti_mini once; the students are YOLOv8n from scra
 ``none`` (plain), ``native`` (Ultralytics' distill_model), ``roadtune``, and ``roadtune+frames`` (roadtune plus
 teacher-labelled frames of ../shared/video/*.mp4 and the ../shared/data/cctv_traffic_mini images, their labels
 ignored). ``synth``: the recipe's own data, teacher and student, trained here (its teacher for 1 epoch).
-``--variant NAME:KEY=VALUE,...`` adds a roadtune variant (e.g. ``noramp:distill.ramp_epochs=0``).
+``--variant NAME:KEY=VALUE,...`` adds a roadtune variant (e.g. ``noramp:distill.ramp_epochs=0``; later keys win, so
+``plain-steps:distill.method=none,train.epochs=54`` is a plain student with as many batches as the frames variant,
+which has more images per epoch).
 
 Figures: final mAP50-95 (metrics.json) and the student stage's median train seconds per epoch (epochs.jsonl),
 mean ± std over seeds; variants alternate within a seed so machine noise hits them alike. Goals printed at the end.
