@@ -53,8 +53,9 @@ def figures(run_dir: Path) -> dict[str, float]:
     return {"map50_95": metrics["map50_95"], "train_s": statistics.median(e["train_s"] for e in epochs)}
 
 
-def kitti_recipes(work: Path, opts: argparse.Namespace) -> tuple[Path, Path, list[str]]:
-    """Teacher and student recipes on a copy of kitti_mini (Ultralytics writes label caches beside the labels)."""
+def kitti_recipes(work: Path, opts: argparse.Namespace) -> tuple[Path, Path, list[str], list[str]]:
+    """Teacher and student recipes on a copy of kitti_mini (Ultralytics writes label caches beside the labels), no
+    overrides for every student, and the override that adds the teacher-labelled frames."""
     data = work / "kitti_mini"
     shutil.copytree(SHARED / "data" / "kitti_mini", data)
     train = {"imgsz": opts.imgsz, "batch": opts.batch, "workers": opts.workers, "plots": False}
@@ -68,11 +69,12 @@ def kitti_recipes(work: Path, opts: argparse.Namespace) -> tuple[Path, Path, lis
     paths = work / "teacher.yaml", work / "student.yaml"
     for path, recipe in zip(paths, (teacher, student)):
         path.write_text(yaml.safe_dump(recipe, sort_keys=False))
-    return *paths, [f"distill.unlabeled={json.dumps(frames)}"]
+    return *paths, [], [f"distill.unlabeled={json.dumps(frames)}"]
 
 
-def synth_recipes(work: Path, opts: argparse.Namespace) -> tuple[Path, Path, list[str]]:
-    """The synthetic recipe's teacher as a recipe of its own (1 epoch), and the recipe itself as the student."""
+def synth_recipes(work: Path, opts: argparse.Namespace) -> tuple[Path, Path, list[str], list[str]]:
+    """The synthetic recipe's teacher as a recipe of its own (1 epoch), the recipe itself as the student with the
+    overrides every student gets, and no frames (the synthetic set has no footage)."""
     recipe = yaml.safe_load(opts.recipe.read_text())
     distill = recipe.pop("distill")
     recipe.pop("sweep", None)
@@ -85,7 +87,7 @@ def synth_recipes(work: Path, opts: argparse.Namespace) -> tuple[Path, Path, lis
     path.write_text(yaml.safe_dump(recipe, sort_keys=False))
     student = [f"train.imgsz={opts.imgsz}", f"train.epochs={opts.epochs}", f"distill.teacher={work / 'teacher'}",
                "distill.teacher_train=null"]
-    return path, opts.recipe.resolve(), student
+    return path, opts.recipe.resolve(), student, []
 
 
 def parse_args() -> argparse.Namespace:
@@ -117,10 +119,8 @@ def summary(name: str, rows: list[dict[str, float]]) -> tuple[float, float]:
 def main() -> None:
     opts = parse_args()
     work = Path(tempfile.mkdtemp(prefix="distill-bench-"))
-    teacher, student, frames = (kitti_recipes if opts.data == "kitti" else synth_recipes)(work, opts)
-    common = frames if opts.data == "synth" else []
-    variants = {**BASE_VARIANTS, **({"roadtune+frames": ["distill.method=roadtune", *frames]}
-                                    if opts.data == "kitti" else {})}
+    teacher, student, common, frames = (kitti_recipes if opts.data == "kitti" else synth_recipes)(work, opts)
+    variants = {**BASE_VARIANTS, **({"roadtune+frames": ["distill.method=roadtune", *frames]} if frames else {})}
     for spec in opts.variant:
         name, _, sets = spec.partition(":")
         variants[name] = ["distill.method=roadtune", *sets.split(",")]
