@@ -6,8 +6,8 @@
 - ``native``: :func:`native_train_args` maps onto Ultralytics' ``distill_model`` train argument.
 
 Hooks written for Ultralytics 8.4.190 (``engine/trainer.py``): ``set_model_attributes`` (model built and on its
-device), ``build_optimizer`` (param groups come from ``self.model`` only) and the ``on_pretrain_routine_end`` /
-``on_model_save`` callbacks.
+device), ``build_optimizer`` (param groups come from ``self.model`` only) and the ``on_pretrain_routine_end``,
+``on_train_epoch_start`` and ``on_model_save`` callbacks.
 """
 
 from __future__ import annotations
@@ -71,6 +71,11 @@ def _install_criterion(trainer: Any) -> None:
     model.criterion = trainer.distiller
 
 
+def _start_epoch(trainer: Any) -> None:
+    """on_train_epoch_start: tell the distiller where the weight ramp stands (epoch and batches per epoch)."""
+    trainer.distiller.start_epoch(trainer.epoch, len(trainer.train_loader))
+
+
 def _save_projector(trainer: Any) -> None:
     """on_model_save: keep the projector beside last.pt so a resumed run continues with it."""
     import torch
@@ -89,6 +94,7 @@ class _RoadtuneTrainerMixin:
         super().__init__(*args, **kwargs)
         self.distiller: RoadtuneLoss | None = None
         self.add_callback("on_pretrain_routine_end", _install_criterion)
+        self.add_callback("on_train_epoch_start", _start_epoch)
         self.add_callback("on_model_save", _save_projector)
 
     def set_model_attributes(self) -> None:

@@ -39,3 +39,13 @@ class DistillConfig(BaseModel):
     temperature: float = Field(2.0, gt=0, description="softens teacher and student distributions (roadtune)")
     alpha: float = Field(0.5, ge=0, le=1, description="classify only: share of the soft labels vs the hard labels")
     weights: DistillWeights = Field(default_factory=DistillWeights, description="detect/segment: each term's weight")
+    ramp_epochs: float = Field(
+        0.0, ge=0, description="detect/segment: the distillation weights rise linearly from 0 to their full value "
+        "over this many epochs (per batch), so the student first learns from the labels; 0: full weight from the "
+        "first batch (default: a 3-epoch ramp did not beat it in docs/distillation.md)")
+    unlabeled: list[str] = Field(
+        default_factory=list, description="detect/segment: image folders or video files the teacher labels once "
+        "(cached in <run>/pseudo); the student trains on the labelled data plus these frames, val stays as is")
+    every_n_frames: int = Field(10, ge=1, description="videos in `unlabeled`: keep one frame in this many")
+    conf: float = Field(0.25, gt=0, lt=1, description="`unlabeled`: the teacher's boxes below this confidence are "
+                        "not kept as labels")

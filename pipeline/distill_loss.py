@@ -116,6 +116,16 @@ class RoadtuneLoss:
             self.teacher.half()
         self.projector = build_projector(student, teacher).to(device) if cfg.weights.feature > 0 else None
         self.base: Any = None  # the student's own criterion; set once Ultralytics has set its class weights
+        self.step, self.batches = 0, 1  # training batches seen, batches per epoch: set by start_epoch
+
+    def start_epoch(self, epoch: int, batches: int) -> None:
+        """Place the ramp at the start of `epoch` (also after a resume), with `batches` batches per epoch."""
+        self.step, self.batches = epoch * batches, max(batches, 1)
+
+    def gain(self) -> float:
+        """The ramp factor for the current batch: (batch number) / (ramp_epochs batches), at most 1."""
+        ramp = self.cfg.ramp_epochs * self.batches
+        return 1.0 if ramp <= 0 else min(1.0, (self.step + 1) / ramp)
 
     @torch.no_grad()
     def teacher_outputs(self, img: torch.Tensor) -> dict[str, Any]:
@@ -143,13 +153,20 @@ class RoadtuneLoss:
         return out
 
     def __call__(self, preds: Any, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Ultralytics' criterion protocol: (loss vector scaled by batch size, detached loss items by name)."""
+        """Ultralytics' criterion protocol: (loss vector scaled by batch size, detached loss items by name).
+
+        The kd_* items are the terms as they enter the loss (weight and ramp applied), on the scale of the detection
+        items (before the batch-size factor); kd_ratio is their sum over the sum of the detection items.
+        """
         loss, items = self.base(preds, batch)
-        gains = {"kd_cls": self.cfg.weights.cls, "kd_box": self.cfg.weights.box,
-                 "kd_feat": self.cfg.weights.feature, "kd_mask": self.cfg.weights.mask}
-        weighted = {k: v * gains[k] for k, v in self.terms(preds, batch["img"]).items()}
+        gain, w = self.gain(), self.cfg.weights
+        self.step += 1
+        gains = {"kd_cls": w.cls, "kd_box": w.box, "kd_feat": w.feature, "kd_mask": w.mask}
+        weighted = {k: v * gains[k] * gain for k, v in self.terms(preds, batch["img"]).items()}
         if not weighted:
             return loss, items
         extra = torch.stack(list(weighted.values()))
+        ratio = extra.detach().sum() / torch.stack(list(items.values())).sum().clamp(min=1e-9)
         # Ultralytics sums the loss vector and scales it by batch size; the extra terms follow the same convention.
-        return torch.cat([loss, extra * batch["img"].shape[0]]), {**items, **{k: v.detach() for k, v in weighted.items()}}
+        logged = {**items, **{k: v.detach() for k, v in weighted.items()}, "kd_ratio": ratio}
+        return torch.cat([loss, extra * batch["img"].shape[0]]), logged

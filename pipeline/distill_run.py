@@ -3,9 +3,10 @@
 One `distill:` section for every task: detect and segment distil through :mod:`pipeline.distill`, classify through
 the soft-label trainer of :mod:`pipeline.distill_cls`.
 
-The runner calls two functions: :func:`prepare_teacher` during preflight (problems are collected under
-``distill.teacher``) and :func:`distill_stages`, which prepends the optional ``teacher`` stage (``teacher_train``)
-and gives each student stage what its method needs (a trainer class, or Ultralytics' ``distill_model``).
+The runner calls :func:`prepare_teacher` and :func:`check_unlabeled` during preflight (problems are collected under
+``distill.teacher`` and ``distill.unlabeled``) and :func:`distill_stages`, which prepends the optional ``teacher``
+stage (``teacher_train``) and gives each student stage what its method needs (a trainer class, or Ultralytics'
+``distill_model``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from torch import nn
 from pipeline.datasets.resolve import Dataset
 from pipeline.distill import check_teacher_student, distill_trainer_class, native_train_args
 from pipeline.distill_cls import check_classifier_teacher, soft_label_trainer_class
+from pipeline.distill_pseudo import pseudo_trainer_class, resolve_unlabeled
 from pipeline.errors import UserError
 from pipeline.models import build_model, resolve_model_file
 from pipeline.recipe import Recipe, Stage
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger("roadtune")
 TEACHER_STAGE = "teacher"
+PSEUDO_DIR = "pseudo"  # <run>/pseudo: the teacher-labelled frames of distill.unlabeled
 
 
 @dataclass
@@ -87,6 +90,18 @@ def prepare_teacher(recipe: Recipe, base: Path, student: nn.Module, dataset: Dat
     return Teacher(source=source, weights=None if trained_here else Path(source))
 
 
+def check_unlabeled(recipe: Recipe, base: Path) -> None:
+    """Preflight of `distill.unlabeled`: every source exists (one UserError listing each missing one), the task has
+    boxes to label; the paths become absolute in place, so the run folder's recipe.yaml reruns from anywhere.
+    """
+    cfg = recipe.distill
+    if not cfg.unlabeled:
+        return
+    if recipe.task == "classify":
+        raise UserError("teacher-labelled frames are for detect and segment students: remove it for task classify")
+    cfg.unlabeled = [str(p) for p in resolve_unlabeled(cfg, base)]
+
+
 def _method_problems(recipe: Recipe, student: nn.Module) -> list[str]:
     """Methods that cannot distil this student: native needs a Detect head, roadtune's box term DFL bins."""
     method = recipe.distill.method
@@ -109,10 +124,11 @@ def teacher_stage_run(prepared: Prepared, run_dir: Path) -> StageRun:
 
 def distill_stages(prepared: Prepared, run_dir: Path, runs: list[StageRun]) -> list[tuple[StageRun, type | None]]:
     """The run's stages, each with its trainer class (None: Ultralytics' own): the `teacher` stage first when the
-    recipe trains one, then the student stages distilled by the recipe's method.
+    recipe trains one, then the student stages distilled by the recipe's method; with `distill.unlabeled` the
+    students train on the teacher-labelled frames too (:mod:`pipeline.distill_pseudo`).
     """
     cfg = prepared.recipe.distill
-    if cfg is None or cfg.method == "none":
+    if cfg is None or (cfg.method == "none" and not cfg.unlabeled):
         return [(sr, None) for sr in runs]
     plan: list[tuple[StageRun, type | None]] = []
     weights = prepared.teacher.weights
@@ -120,11 +136,31 @@ def distill_stages(prepared: Prepared, run_dir: Path, runs: list[StageRun]) -> l
         teacher_run = teacher_stage_run(prepared, run_dir)
         plan.append((teacher_run, None))
         weights = teacher_run.best
+    trainer = _student_trainer(prepared, weights)
     if cfg.method == "native":
         native = native_train_args(cfg, weights)
-        return plan + [(replace(sr, train_args={**sr.train_args, **native}), None) for sr in runs]
-    if prepared.recipe.task == "classify":
-        trainer = soft_label_trainer_class(weights, cfg.temperature, cfg.alpha)
-    else:
-        trainer = distill_trainer_class(prepared.recipe.task, cfg, weights)
+        runs = [replace(sr, train_args={**sr.train_args, **native}) for sr in runs]
+    if cfg.unlabeled:
+        folder = run_dir / PSEUDO_DIR
+        trainer = pseudo_trainer_class(trainer or _ultralytics_trainer(prepared.recipe.task), folder, weights, cfg,
+                                       [Path(p) for p in cfg.unlabeled], prepared.dataset)
+        runs = [replace(sr, train_args={**sr.train_args, "data": str(folder / "data.yaml")}) for sr in runs]
     return plan + [(sr, trainer) for sr in runs]
+
+
+def _student_trainer(prepared: Prepared, weights: Path) -> type | None:
+    """The trainer class of the recipe's method (None: Ultralytics' own, for native and none)."""
+    cfg = prepared.recipe.distill
+    if cfg.method != "roadtune":
+        return None
+    if prepared.recipe.task == "classify":
+        return soft_label_trainer_class(weights, cfg.temperature, cfg.alpha)
+    return distill_trainer_class(prepared.recipe.task, cfg, weights)
+
+
+def _ultralytics_trainer(task: str) -> type:
+    """Ultralytics' own trainer class for a detect or segment student."""
+    from ultralytics.models.yolo.detect import DetectionTrainer
+    from ultralytics.models.yolo.segment import SegmentationTrainer
+
+    return SegmentationTrainer if task == "segment" else DetectionTrainer

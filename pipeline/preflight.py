@@ -10,7 +10,7 @@ from typing import Any
 from torch import nn
 
 from pipeline.datasets.resolve import Dataset, has_segment_labels, resolve_dataset
-from pipeline.distill_run import Teacher, prepare_teacher
+from pipeline.distill_run import Teacher, check_unlabeled, prepare_teacher
 from pipeline.errors import UserError
 from pipeline.freeze import FreezePlan, freeze_plan, resolve_freeze
 from pipeline.models import Transfer, build_model, model_task, read_state_dict, resolve_model_file, transfer_weights
@@ -151,6 +151,7 @@ def prepare(recipe: Recipe, base: Path, problems: list[str] | None = None) -> Pr
         plans = _freeze_plans(recipe, model, problems)
         if recipe.distill:
             teacher = _collect(problems, "distill.teacher", prepare_teacher, recipe, base, model, dataset)
+            _collect(problems, "distill.unlabeled", check_unlabeled, recipe, base)
     video_source = (base / recipe.video.source).resolve() if recipe.video else None
     if video_source and not video_source.is_file():
         problems.append(f"video.source: video file not found: {video_source}")
