@@ -26,6 +26,7 @@ from pipeline.distill_pseudo import pseudo_trainer_class, resolve_unlabeled
 from pipeline.errors import UserError
 from pipeline.models import build_model, resolve_model_file
 from pipeline.recipe import Recipe, Stage
+from pipeline.run_folder import PSEUDO
 from pipeline.stages import StageRun, default_epochs, managed_args
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger("roadtune")
 TEACHER_STAGE = "teacher"
-PSEUDO_DIR = "pseudo"  # <run>/pseudo: the teacher-labelled frames of distill.unlabeled
 
 
 @dataclass
@@ -141,7 +141,7 @@ def distill_stages(prepared: Prepared, run_dir: Path, runs: list[StageRun]) -> l
         native = native_train_args(cfg, weights)
         runs = [replace(sr, train_args={**sr.train_args, **native}) for sr in runs]
     if cfg.unlabeled:
-        folder = run_dir / PSEUDO_DIR
+        folder = run_dir / PSEUDO
         trainer = pseudo_trainer_class(trainer or _ultralytics_trainer(prepared.recipe.task), folder, weights, cfg,
                                        [Path(p) for p in cfg.unlabeled], prepared.dataset)
         runs = [replace(sr, train_args={**sr.train_args, "data": str(folder / "data.yaml")}) for sr in runs]

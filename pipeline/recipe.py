@@ -12,6 +12,7 @@ pipeline.errors.UserError: invalid recipe (1 problem)
 from __future__ import annotations
 
 import difflib
+import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -28,7 +29,7 @@ FreezeSpec = Union[Annotated[int, Field(ge=0)], list[Annotated[int, Field(ge=0)]
 FOLDER_NAME = r"^[A-Za-z0-9_.-]+$"  # run and stage names become folder names; `.` and `..` are refused apart
 # Recipe keys that name files. A value typed with --set resolves against the working directory, as a shell user
 # expects; a value written in the recipe file resolves against the recipe's folder.
-PATH_KEYS = ("data", "model", "weights", "distill.teacher", "video.source")
+PATH_KEYS = ("data", "model", "weights", "distill.teacher", "video.source", "distill.unlabeled")
 SEARCHED_KEYS = ("model", "weights", "distill.teacher")  # a bare name is looked up (ROADTUNE_WEIGHTS, ...) instead
 MAX_EPOCHS = 100_000  # far beyond any real schedule; a larger count (e.g. `1e23`) is a typo that trains forever
 
@@ -214,12 +215,18 @@ def cli_paths_absolute(overrides: list[str], cwd: Path | None = None) -> list[st
     for item in overrides:
         key, sep, value = item.partition("=")
         parsed = override_value(key, value) if sep and key in PATH_KEYS else None
-        if isinstance(parsed, str) and parsed and "://" not in parsed:
-            bare = key in SEARCHED_KEYS and "/" not in parsed and not parsed.startswith(("~", "."))
-            if not bare:
-                item = f"{key}={(cwd / Path(parsed).expanduser()).resolve()}"
+        if isinstance(parsed, list) and all(isinstance(p, str) for p in parsed):  # distill.unlabeled: [a, b]
+            item = f"{key}={json.dumps([_against(cwd, key, p) for p in parsed])}"
+        elif isinstance(parsed, str) and parsed:
+            item = f"{key}={_against(cwd, key, parsed)}"
         out.append(item)
     return out
+
+
+def _against(cwd: Path, key: str, path: str) -> str:
+    """`path` absolute against `cwd`, unless it is a URL or a bare checkpoint name that is looked up."""
+    bare = key in SEARCHED_KEYS and "/" not in path and not path.startswith(("~", "."))
+    return path if bare or "://" in path else str((cwd / Path(path).expanduser()).resolve())
 
 
 def validate_recipe(raw: Any, origin: str = "<recipe>") -> tuple[Recipe | None, list[str]]:

@@ -21,6 +21,8 @@ ENV = "env.json"
 METRICS = "metrics.json"
 LOG_FILE = "log.txt"
 STAGES = "stages"
+PSEUDO = "pseudo"  # the teacher-labelled frames of distill.unlabeled, with counts.json
+PSEUDO_COUNTS = "pseudo/counts.json"
 LOCK = ".lock"
 STAGE_OUTPUTS = ("weights/best.pt", "weights/last.pt", "results.csv")  # what Ultralytics leaves in a stage folder
 

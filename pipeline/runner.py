@@ -24,7 +24,7 @@ from pipeline.errors import UserError
 from pipeline.metrics import headline, read_epochs, timing_summary
 from pipeline.models import save_checkpoint
 from pipeline.preflight import Prepared
-from pipeline.run_folder import ENV, LOG_FILE, METRICS, RECIPE, STAGES, hold, is_finished, write_atomic
+from pipeline.run_folder import ENV, LOG_FILE, METRICS, PSEUDO_COUNTS, RECIPE, STAGES, hold, is_finished, write_atomic
 from pipeline.stages import StageRun, managed_args, plan_stages, run_stage, stage_freeze, stage_train_args
 
 LOG = logging.getLogger("roadtune")
@@ -126,6 +126,8 @@ def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
         summaries = [run_stage(sr, prepared.dataset.names, trainer) for sr, trainer in plan]
         totals = timing_summary([e for sr in runs for e in read_epochs(sr.epochs_log)])
         metrics = final_metrics(prepared, summaries, totals)
+        if (run_dir / PSEUDO_COUNTS).is_file():  # what the teacher labelled in distill.unlabeled
+            metrics["teacher_labels"] = json.loads((run_dir / PSEUDO_COUNTS).read_text())
         if prepared.video_source:  # before metrics.json, so an interrupted demo is redone on resume
             from pipeline.video import run_video
 

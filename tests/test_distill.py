@@ -21,13 +21,10 @@ from pipeline.distill_loss import RoadtuneLoss
 from pipeline.distill_run import prepare_teacher
 from pipeline.errors import UserError
 from pipeline.models import build_model, save_checkpoint
-from pipeline.recipe import Recipe, parse_recipe
+from pipeline.recipe import parse_recipe
 
 os.environ["YOLO_OFFLINE"] = "1"
 REPO = Path(__file__).resolve().parents[1]
-WIRED = "DistillConfig" in str(Recipe.model_fields["distill"].annotation)
-needs_wiring = pytest.mark.skipif(not WIRED, reason="pipeline.recipe does not type `distill` as DistillConfig yet "
-                                                    "(runner wiring of issue 5 pending)")
 TERMS = {"kd_cls": "cls", "kd_box": "box", "kd_feat": "feature", "kd_mask": "mask"}
 
 
@@ -177,7 +174,6 @@ def bad_teachers(tmp_path_factory, synth_yaml) -> list[tuple[dict, str]]:
 
 
 @pytest.mark.parametrize("case", range(3), ids=["class-count", "detect-teacher-seg-student", "missing-file"])
-@needs_wiring
 def test_bad_teacher_exits_2_before_any_work(case, bad_teachers, write_recipe, tmp_path, capsys):
     from pipeline.run import main
 
@@ -215,7 +211,6 @@ def native_run(tmp_path_factory, synth_yaml) -> Path:
     return folder / "run"
 
 
-@needs_wiring
 def test_native_runs_after_a_teacher_stage(native_run):
     metrics = json.loads((native_run / "metrics.json").read_text())
     assert [s["name"] for s in metrics["stages"]] == ["teacher", "train"]
@@ -223,7 +218,6 @@ def test_native_runs_after_a_teacher_stage(native_run):
     assert (results["train/dis_loss"] > 0).all()
 
 
-@needs_wiring
 def test_roadtune_runs_from_a_run_folder_teacher(native_run, synth_yaml, tmp_path):
     """A finished run folder is a teacher: its final stage's best.pt."""
     from pipeline.run import main
@@ -238,7 +232,6 @@ def test_roadtune_runs_from_a_run_folder_teacher(native_run, synth_yaml, tmp_pat
 
 
 @pytest.mark.parametrize("name", ["distill-v8s-to-n", "distill-seg", "distill-compare"])
-@needs_wiring
 def test_shipped_recipes_validate(name, capsys):
     from pipeline.run import main
 
@@ -290,7 +283,7 @@ def pseudo_run(tmp_path_factory, synth_yaml, synth_data, teacher_pt) -> tuple[Pa
 
     folder = tmp_path_factory.mktemp("pseudo")
     images = sorted((synth_data.parent / "images" / "train").glob("*"))[:12]
-    video = _write_video(folder / "road.mp4", images)
+    _write_video(folder / "road.mp4", images)
     still = folder / "stills"
     still.mkdir()
     for image in images[:3]:
@@ -303,7 +296,6 @@ def pseudo_run(tmp_path_factory, synth_yaml, synth_data, teacher_pt) -> tuple[Pa
     return folder / "run", folder
 
 
-@needs_wiring
 def test_student_trains_on_teacher_labelled_frames(pseudo_run, synth_data):
     import yaml
 
@@ -322,6 +314,7 @@ def test_student_trains_on_teacher_labelled_frames(pseudo_run, synth_data):
     counts = json.loads((pseudo / "counts.json").read_text())
     assert counts["per_class"] == per_class and counts["boxes"] == sum(per_class.values()) > 0
     assert counts["frames"] == 6
+    assert json.loads((run / "metrics.json").read_text())["teacher_labels"] == counts
     args = yaml.safe_load((run / "stages" / "train" / "args.yaml").read_text())
     assert args["data"] == str(pseudo / "data.yaml")
     merged, original = yaml.safe_load((pseudo / "data.yaml").read_text()), yaml.safe_load(synth_data.read_text())
@@ -332,7 +325,6 @@ def test_student_trains_on_teacher_labelled_frames(pseudo_run, synth_data):
     assert recorded == [str(folder / "road.mp4"), str(folder / "stills")], "absolute in the run folder's recipe"
 
 
-@needs_wiring
 def test_complete_labels_are_reused_incomplete_ones_redone(pseudo_run, teacher_pt, synth_yaml):
     """A complete cache (counts.json) is reused untouched; without counts.json (labelling interrupted) it is redone
     from scratch, not appended to (Ultralytics' save_txt appends)."""
@@ -354,7 +346,6 @@ def test_complete_labels_are_reused_incomplete_ones_redone(pseudo_run, teacher_p
     assert {p: p.read_bytes() for p in labels} == labels, "same labels, once each"
 
 
-@needs_wiring
 def test_missing_unlabeled_sources_are_listed_before_any_work(synth_yaml, write_recipe, tmp_path, capsys):
     from pipeline.run import main
 
