@@ -1,0 +1,111 @@
+"""The device benchmark: the freeze table at a GPU batch, roadtune vs plain Ultralytics for the same point, and the
+video table, in one command (goal: under 8 minutes on one GPU), printed and written to JSON.
+
+    python benchmarks/gpu.py [--device 0] [--epochs 2] [--imgsz 640] [--batch 64] [--out runs/bench/gpu.json]
+
+Defaults use ../shared beside the repo: kitti_mini, the COCO YOLOv5n state dict (into yolov5nu.yaml) and a dashcam
+clip. Every training is a fresh `python -m pipeline.run` (or a plain `YOLO(...).train(...)`) process, so its wall
+time includes start-up, as a user sees it. On a bare GPU machine that has torch, install the wheels first
+(ultralytics, pydantic, albumentations, lap; see DEVELOPERS.md), then run this file. `--device cpu --epochs 1
+--imgsz 64 --batch 8 --frames 16` is a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+DEPTHS = ("none", "backbone", "all-but-head")  # yolov5nu: backbone = layers 0-9, all-but-head = 0-23
+
+
+def timed(cmd: list[str], log: Path) -> float:
+    """Run `cmd` from the repo root, its output into `log`; the wall time in seconds."""
+    start = time.perf_counter()
+    with log.open("w") as out:
+        subprocess.run(cmd, cwd=REPO, check=True, stdout=out, stderr=subprocess.STDOUT)
+    return round(time.perf_counter() - start, 2)
+
+
+def freeze_table(opts: argparse.Namespace, work: Path) -> list[dict]:
+    """One roadtune run per freeze depth: wall, train time, images/s, peak memory, mAP50-95."""
+    rows = []
+    for depth in DEPTHS:
+        recipe = work / f"freeze-{depth}.yaml"
+        recipe.write_text(yaml.safe_dump({
+            "name": f"gpu-{depth}", "task": "detect", "model": "yolov5nu.yaml", "weights": str(opts.weights),
+            "data": str(opts.data), "freeze": depth,
+            "train": {"epochs": opts.epochs, "imgsz": opts.imgsz, "batch": opts.batch, "device": opts.device,
+                      "workers": opts.workers, "plots": False, "seed": 0}}))
+        wall = timed([sys.executable, "-m", "pipeline.run", str(recipe), "--runs-dir", str(work / "runs")],
+                     work / f"freeze-{depth}.log")
+        (run_dir,) = (work / "runs" / f"gpu-{depth}").iterdir()
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        rows.append({"freeze": depth, "wall_s": wall, "run_dir": str(run_dir),
+                     **{k: metrics[k] for k in ("train_time_s", "time_per_epoch_s", "images_per_s", "peak_memory_mb",
+                                                "memory_kind", "map50_95", "params_trainable")}})
+        print(f"freeze {depth:>12}: wall {wall:7.1f} s, train {metrics['train_time_s']:7.1f} s, "
+              f"{metrics['images_per_s']} img/s, peak {metrics['peak_memory_mb']} MB ({metrics['memory_kind']}), "
+              f"mAP50-95 {metrics['map50_95']:.4f}", flush=True)
+    return rows
+
+
+def plain_point(opts: argparse.Namespace, work: Path, first: dict) -> dict:
+    """The `freeze: none` point through plain Ultralytics, from the same init.pt roadtune trained from."""
+    init = Path(first["run_dir"]) / "init.pt"
+    code = (f"from ultralytics import YOLO; YOLO({str(init)!r}).train(data={str(opts.data)!r}, epochs={opts.epochs}, "
+            f"imgsz={opts.imgsz}, batch={opts.batch}, device={opts.device!r}, workers={opts.workers}, plots=False, "
+            f"seed=0, project={str(work / 'plain')!r}, name='none')")
+    wall = timed([sys.executable, "-c", code], work / "plain.log")
+    ratio = round(first["wall_s"] / wall, 3)
+    print(f"same point (freeze none): roadtune {first['wall_s']} s vs plain Ultralytics {wall} s wall "
+          f"(ratio {ratio}); roadtune's training itself {first['train_time_s']} s (goal: wall <= train + 3 s)")
+    return {"roadtune_wall_s": first["wall_s"], "plain_wall_s": wall, "ratio": ratio,
+            "roadtune_train_s": first["train_time_s"]}
+
+
+def video_table(opts: argparse.Namespace, weights: str, work: Path) -> dict:
+    """benchmarks/video.py on the `freeze: none` model: plain loop, each backend, decode-only, inference-only."""
+    cmd = [sys.executable, "-m", "benchmarks.video", "--imgsz", str(opts.imgsz), "--weights", weights,
+           "--video", str(opts.video), "--repeat", "1", "--backends", *opts.backends]
+    cmd += ["--max-frames", str(opts.frames)] if opts.frames else []
+    timed(cmd, work / "video.log")
+    print((work / "video.log").read_text().strip().split("\n\n")[-1])
+    return json.loads((REPO / "runs" / "bench" / f"video_{opts.imgsz}.json").read_text())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="0")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--imgsz", type=int, default=640)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--workers", type=int, default=8)
+    p.add_argument("--data", type=Path, default=SHARED / "data/kitti_mini/data.yaml")
+    p.add_argument("--weights", type=Path, default=SHARED / "weights/yolov5n_coco_state_dict.pt")
+    p.add_argument("--video", type=Path, default=SHARED / "video/highway_dashcam_udacity_solidWhiteRight.mp4")
+    p.add_argument("--frames", type=int, help="only the first N frames of the clip")
+    p.add_argument("--backends", nargs="+", default=["torch"])
+    p.add_argument("--out", type=Path, default=REPO / "runs/bench/gpu.json")
+    opts = p.parse_args()
+    work = opts.out.parent / f"gpu-{time.strftime('%Y%m%d-%H%M%S')}"
+    work.mkdir(parents=True)
+    start = time.perf_counter()
+    rows = freeze_table(opts, work)
+    report = {"settings": {k: str(v) for k, v in vars(opts).items()}, "freeze": rows,
+              "overhead": plain_point(opts, work, rows[0])}
+    report["video"] = video_table(opts, str(Path(rows[0]["run_dir"]) / "stages/train/weights/best.pt"), work)
+    report["total_s"] = round(time.perf_counter() - start, 1)
+    opts.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"all figures: {opts.out} ({report['total_s']} s in all; goal < 480 s on one GPU)")
+
+
+if __name__ == "__main__":
+    main()
