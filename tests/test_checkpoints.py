@@ -18,7 +18,7 @@ from conftest import REPO, shared_path, write_synth_yaml
 
 from pipeline.checkpoints import TRUST_ENV, load_model, read_checkpoint
 from pipeline.errors import UserError
-from pipeline.models import build_model, model_task, read_state_dict, save_checkpoint
+from pipeline.recipe.models import build_model, model_task, read_state_dict, save_checkpoint
 
 
 class _Command:

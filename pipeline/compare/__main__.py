@@ -40,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def default_out(folders: list[Path]) -> Path:
     """The sweep folder when a single sweep is compared, else a new runs/compare/<timestamp> folder."""
+    from pipeline.compare.sweep import is_sweep_dir
     from pipeline.run_folder import create_run_dir
-    from pipeline.sweep import is_sweep_dir
 
     if len(folders) == 1 and is_sweep_dir(folders[0]):
         return folders[0]
@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     bootstrap()
     if args.advise:
-        from pipeline.advise import advise
+        from pipeline.compare.advise import advise
 
         print(advise(args.advise, args.overrides))
         return 0
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError("give run or sweep folders to compare (e.g. runs/freeze-sweep/<ts>), or --advise RECIPE")
     if args.tolerance < 0:
         raise UserError(f"--tolerance must be >= 0 mAP50-95 points, got {args.tolerance}")
-    from pipeline.report import build_report, write_report
+    from pipeline.compare.report import build_report, write_report
 
     report = build_report(args.folders, tolerance=args.tolerance, skip_incomplete=args.skip_incomplete)
     print(report.summary(write_report(report, args.out or default_out(args.folders), links=not args.no_links)))

@@ -16,7 +16,7 @@ from pipeline.checkpoints import read_checkpoint
 from pipeline.datasets.classmap import CLASSMAP_DIR, read_classmap
 from pipeline.datasets.resolve import Dataset
 from pipeline.errors import UserError
-from pipeline.freeze import backbone_length
+from pipeline.recipe.freeze import backbone_length
 
 MUCH_IMAGES_PER_CLASS, MUCH_INSTANCES_PER_CLASS = 1500, 10000
 SIMILAR_OVERLAP = 0.5
@@ -99,8 +99,8 @@ def decide(stats: DatasetStats, overlap: float | None, backbone: int) -> tuple[s
 
 def advise(recipe_path: Path, overrides: list[str]) -> str:
     """The advice text for a recipe: the figures used, the starting freeze, and that it is a prior."""
-    from pipeline.preflight import prepare
-    from pipeline.recipe import cli_paths_absolute, load_recipe
+    from pipeline.recipe.preflight import prepare
+    from pipeline.recipe.schema import cli_paths_absolute, load_recipe
 
     recipe, base, problems = load_recipe(recipe_path, cli_paths_absolute(overrides))
     prepared = prepare(recipe, base, problems)

@@ -1,7 +1,7 @@
 """The report's figures (matplotlib, Agg backend: no display needed); :func:`all_plots` returns them as PNG bytes.
 
-Every plot takes the points table of one comparison (see :func:`pipeline.results.points_table`): freeze depth is the
-frozen layer count, one line per family (model, weights and the other swept values), error bars are the std over
+Every plot takes the points table of one comparison (see :func:`pipeline.compare.results.points_table`): freeze depth is
+the frozen layer count, one line per family (model, weights and the other swept values), error bars are the std over
 repeats, points are named by their swept values.
 """
 
@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from pipeline.results import shown_value  # noqa: E402
+from pipeline.compare.results import shown_value  # noqa: E402
 
 
 def _png(fig: plt.Figure) -> bytes:

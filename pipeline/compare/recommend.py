@@ -1,6 +1,6 @@
 """What a comparison recommends: per swept key its best value, for `freeze` the deepest freeze within the tolerance
 of the best, and nothing at all when the runs carry no signal (scores at the floor, or differences inside the noise
-of the repeats). Every function reads a points table (see :func:`pipeline.results.points_table`).
+of the repeats). Every function reads a points table (see :func:`pipeline.compare.results.points_table`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from pipeline.results import shown_value
+from pipeline.compare.results import shown_value
 
 # Below 1 point of mAP50-95 a detector has not learned to place boxes yet: the tiny differences between such runs
 # are initialisation and seed noise, not an effect of the swept setting.

@@ -1,6 +1,6 @@
 """The comparison report: per task and dataset a table of points (a column per swept key), deltas against
-`freeze: none`, plots, and recommendations (see :mod:`pipeline.recommend`), written as report.csv, report.md and a
-self-contained report.html (plots embedded as base64 PNG).
+`freeze: none`, plots, and recommendations (see :mod:`pipeline.compare.recommend`), written as report.csv, report.md
+and a self-contained report.html (plots embedded as base64 PNG).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.plots import all_plots
-from pipeline.recommend import recommendations, score_floor
-from pipeline.results import (
+from pipeline.compare.plots import all_plots
+from pipeline.compare.recommend import recommendations, score_floor
+from pipeline.compare.results import (
     METRICS,
     Collected,
     axis_columns,

@@ -18,9 +18,9 @@ import pandas as pd
 import yaml
 from pydantic import ValidationError
 
+from pipeline.compare.executors import STATUS
+from pipeline.compare.sweep import MARKER, POINTS, SweepConfig, is_sweep_dir
 from pipeline.errors import UserError
-from pipeline.executors import STATUS
-from pipeline.sweep import MARKER, POINTS, SweepConfig, is_sweep_dir
 
 METRICS = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "recall", "epochs",
            "time_per_epoch_s", "train_time_s", "images_per_s", "peak_memory_mb", "inference_ms_per_image"]

@@ -26,7 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.errors import UserError
-from pipeline.recipe import (
+from pipeline.recipe.schema import (
     apply_overrides,
     format_validation_error,
     load_yaml,
@@ -181,7 +181,7 @@ def resolve_points(spec: SweepSpec, points: list[Point],
     Raises one UserError listing the problems of every point (those in `known`, found for the base recipe
     already, are not repeated per point).
     """
-    from pipeline.preflight import prepare
+    from pipeline.recipe.preflight import prepare
 
     resolved: dict[int, tuple[dict[str, Any], str]] = {}
     problems: list[str] = []
@@ -248,7 +248,7 @@ def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Pat
 
     Returns 0 when every point finished, 1 when some failed (they are listed in the report).
     """
-    from pipeline.executors import choose_executor, run_points
+    from pipeline.compare.executors import choose_executor, run_points
     from pipeline.run_folder import create_run_dir, hold, shown
 
     if resume_dir is None and recipe is None:
@@ -279,7 +279,7 @@ def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Pat
 
 def write_sweep_report(sweep_dir: Path, tolerance: float) -> None:
     """Write the sweep's report into its folder and print where it is and what it recommends."""
-    from pipeline.report import build_report, write_report
+    from pipeline.compare.report import build_report, write_report
 
     if not any((sweep_dir / POINTS).glob("*/metrics.json")):
         print(f"no point finished, so no report: see console.txt in the folders under {sweep_dir / POINTS}")

@@ -23,7 +23,7 @@ from torch import nn
 
 from pipeline.checkpoints import load_model
 from pipeline.datasets.resolve import Dataset
-from pipeline.models import model_task
+from pipeline.recipe.models import model_task
 
 
 def hinton_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from pipeline.datasets.resolve import Dataset
-from pipeline.distill_config import DistillConfig
+from pipeline.distill.config import DistillConfig
 from pipeline.errors import UserError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}

@@ -1,7 +1,7 @@
 """Distillation in a run: resolve and check the teacher before any work, and plan the stages that use it.
 
-One `distill:` section for every task: detect and segment distil through :mod:`pipeline.distill`, classify through
-the soft-label trainer of :mod:`pipeline.distill_cls`.
+One `distill:` section for every task: detect and segment distil through :mod:`pipeline.distill.trainers`, classify
+through the soft-label trainer of :mod:`pipeline.distill.classify`.
 
 The runner calls :func:`prepare_teacher` and :func:`check_unlabeled` during preflight (problems are collected under
 ``distill.teacher`` and ``distill.unlabeled``) and :func:`distill_stages`, which prepends the optional ``teacher``
@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING
 from torch import nn
 
 from pipeline.datasets.resolve import Dataset
-from pipeline.distill import check_teacher_student, distill_trainer_class, native_train_args
-from pipeline.distill_cls import check_classifier_teacher, soft_label_trainer_class
-from pipeline.distill_pseudo import pseudo_trainer_class, resolve_unlabeled
+from pipeline.distill.classify import check_classifier_teacher, soft_label_trainer_class
+from pipeline.distill.pseudo import pseudo_trainer_class, resolve_unlabeled
+from pipeline.distill.trainers import check_teacher_student, distill_trainer_class, native_train_args
 from pipeline.errors import UserError
-from pipeline.models import build_model, resolve_model_file
-from pipeline.recipe import Recipe, Stage
+from pipeline.recipe.models import build_model, resolve_model_file
+from pipeline.recipe.schema import Recipe, Stage
 from pipeline.run_folder import PSEUDO
-from pipeline.stages import StageRun, default_epochs, managed_args
+from pipeline.train.stages import StageRun, default_epochs, managed_args
 
 if TYPE_CHECKING:
-    from pipeline.preflight import Prepared
+    from pipeline.recipe.preflight import Prepared
 
 LOG = logging.getLogger("roadtune")
 TEACHER_STAGE = "teacher"
@@ -125,7 +125,7 @@ def teacher_stage_run(prepared: Prepared, run_dir: Path) -> StageRun:
 def distill_stages(prepared: Prepared, run_dir: Path, runs: list[StageRun]) -> list[tuple[StageRun, type | None]]:
     """The run's stages, each with its trainer class (None: Ultralytics' own): the `teacher` stage first when the
     recipe trains one, then the student stages distilled by the recipe's method; with `distill.unlabeled` the
-    students train on the teacher-labelled frames too (:mod:`pipeline.distill_pseudo`).
+    students train on the teacher-labelled frames too (:mod:`pipeline.distill.pseudo`).
     """
     cfg = prepared.recipe.distill
     if cfg is None or (cfg.method == "none" and not cfg.unlabeled):

@@ -1,7 +1,7 @@
 """Distillation from a teacher into the recipe's model: compatibility checks and the Ultralytics hooks.
 
 - ``roadtune``: :func:`distill_trainer_class` subclasses Ultralytics' DetectionTrainer / SegmentationTrainer so the
-  student's criterion is :class:`pipeline.distill_loss.RoadtuneLoss` (its own loss plus the distillation terms,
+  student's criterion is :class:`pipeline.distill.losses.RoadtuneLoss` (its own loss plus the distillation terms,
   which then show in the progress line and ``results.csv`` like Ultralytics' own loss items).
 - ``native``: :func:`native_train_args` maps onto Ultralytics' ``distill_model`` train argument.
 
@@ -18,9 +18,9 @@ from typing import Any
 from torch import nn
 
 from pipeline.checkpoints import load_model
-from pipeline.distill_config import DistillConfig, DistillWeights
-from pipeline.distill_loss import RoadtuneLoss
-from pipeline.models import model_task
+from pipeline.distill.config import DistillConfig, DistillWeights
+from pipeline.distill.losses import RoadtuneLoss
+from pipeline.recipe.models import model_task
 
 __all__ = ["DistillConfig", "DistillWeights", "check_teacher_student", "distill_trainer_class", "native_train_args"]
 PROJECTOR_FILE = "distill_projector.pt"  # beside last.pt: the projector is not part of the student checkpoint

@@ -3,7 +3,7 @@
 Freezing itself is done by Ultralytics' ``freeze=`` train argument (it re-enables gradients that were switched off
 by hand); this module turns a spec into the list of layer indices to pass, and describes the plan.
 
->>> from pipeline.models import build_model
+>>> from pipeline.recipe.models import build_model
 >>> model = build_model("yolov8n.yaml", nc=3)
 >>> resolve_freeze("backbone", model)
 [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]

@@ -10,12 +10,19 @@ from typing import Any
 from torch import nn
 
 from pipeline.datasets.resolve import Dataset, has_segment_labels, resolve_dataset
-from pipeline.distill_run import Teacher, check_unlabeled, prepare_teacher
+from pipeline.distill.teacher import Teacher, check_unlabeled, prepare_teacher
 from pipeline.errors import UserError
-from pipeline.freeze import FreezePlan, freeze_plan, resolve_freeze
-from pipeline.models import Transfer, build_model, model_task, read_state_dict, resolve_model_file, transfer_weights
-from pipeline.recipe import Recipe
-from pipeline.stages import plan_stages, stage_freeze
+from pipeline.recipe.freeze import FreezePlan, freeze_plan, resolve_freeze
+from pipeline.recipe.models import (
+    Transfer,
+    build_model,
+    model_task,
+    read_state_dict,
+    resolve_model_file,
+    transfer_weights,
+)
+from pipeline.recipe.schema import Recipe
+from pipeline.train.stages import plan_stages, stage_freeze
 
 LOG = logging.getLogger("roadtune")
 

@@ -2,7 +2,7 @@
 
 Every problem is collected and reported at once, by dotted key with a fix, before any work starts:
 
->>> from pipeline.recipe import parse_recipe
+>>> from pipeline.recipe.schema import parse_recipe
 >>> parse_recipe({"name": "x", "task": "detect", "model": "yolov8n.yaml", "data": "d.yaml",
 ...               "stages": [{"name": "head", "epochs": 0}]})
 Traceback (most recent call last):
@@ -19,9 +19,9 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pipeline.augment import AugmentConfig
-from pipeline.distill_config import DistillConfig, DistillWeights
+from pipeline.distill.config import DistillConfig, DistillWeights
 from pipeline.errors import UserError
+from pipeline.train.augment import AugmentConfig
 from pipeline.video.config import VideoConfig
 
 FreezeName = Literal["none", "backbone", "all-but-head"]
@@ -309,7 +309,7 @@ def check_train_args(args: dict[str, Any], where: str) -> list[str]:
 
 def _range_problems(dotted: str, key: str, value: Any) -> list[str]:
     """Values Ultralytics would silently adjust or misread (8.4.190: imgsz 0, batch 0, an unknown optimizer)."""
-    from pipeline.stages import ULTRALYTICS_OPTIMIZERS
+    from pipeline.train.stages import ULTRALYTICS_OPTIMIZERS
 
     if key == "epochs" and not 0 < value <= MAX_EPOCHS:
         return [f"{dotted}: must be between 1 and {MAX_EPOCHS:,}, got {value}"]

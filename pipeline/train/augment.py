@@ -35,7 +35,7 @@ class AugmentConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    presets: list[str] = Field(min_length=1, description="preset names, see pipeline.augment.PRESETS")
+    presets: list[str] = Field(min_length=1, description="preset names, see pipeline.train.augment.PRESETS")
     p: float = Field(0.3, ge=0.0, le=1.0, description="probability that one preset is applied to an image")
 
     @field_validator("presets")

@@ -18,14 +18,14 @@ from typing import Any
 import yaml
 
 from pipeline import __version__
-from pipeline.augment import build_augmentations
-from pipeline.distill_run import distill_stages
+from pipeline.distill.teacher import distill_stages
 from pipeline.errors import UserError
-from pipeline.metrics import headline, read_epochs, timing_summary
-from pipeline.models import save_checkpoint
-from pipeline.preflight import Prepared
+from pipeline.recipe.models import save_checkpoint
+from pipeline.recipe.preflight import Prepared
 from pipeline.run_folder import ENV, LOG_FILE, METRICS, PSEUDO_COUNTS, RECIPE, STAGES, hold, is_finished, write_atomic
-from pipeline.stages import StageRun, managed_args, plan_stages, run_stage, stage_freeze, stage_train_args
+from pipeline.train.augment import build_augmentations
+from pipeline.train.metrics import headline, read_epochs, timing_summary
+from pipeline.train.stages import StageRun, managed_args, plan_stages, run_stage, stage_freeze, stage_train_args
 
 LOG = logging.getLogger("roadtune")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # Ultralytics colours its console lines; log.txt is plain text
@@ -129,7 +129,7 @@ def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
         if (run_dir / PSEUDO_COUNTS).is_file():  # what the teacher labelled in distill.unlabeled
             metrics["teacher_labels"] = json.loads((run_dir / PSEUDO_COUNTS).read_text())
         if prepared.video_source:  # before metrics.json, so an interrupted demo is redone on resume
-            from pipeline.video import run_video
+            from pipeline.video.run import run_video
 
             run_video(runs[-1].best, prepared.video_source, run_dir / "video", prepared.recipe.video)
         write_atomic(run_dir / METRICS, json.dumps(metrics, indent=2))

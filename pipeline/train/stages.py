@@ -2,7 +2,7 @@
 
 Like fastai's ``fine_tune`` (freeze, fit, unfreeze, fit at a lower rate), the two-stage recipe is data, not code:
 
->>> from pipeline.recipe import Recipe
+>>> from pipeline.recipe.schema import Recipe
 >>> recipe = Recipe(name="x", task="detect", model="yolov8n.yaml", data="d.yaml", train={"epochs": 3})
 >>> [(s.name, s.epochs) for s in plan_stages(recipe)]
 [('train', 3)]
@@ -21,9 +21,9 @@ from typing import Any
 import yaml
 
 from pipeline.errors import UserError
-from pipeline.metrics import EpochTimer, read_epochs, timing_summary, validation_summary
-from pipeline.recipe import MAX_EPOCHS, Recipe, Stage
+from pipeline.recipe.schema import MAX_EPOCHS, Recipe, Stage
 from pipeline.run_folder import missing_stage_outputs, write_atomic
+from pipeline.train.metrics import EpochTimer, read_epochs, timing_summary, validation_summary
 
 LOG = logging.getLogger("roadtune")
 DEFAULT_LR0, DEFAULT_WARMUP_BIAS_LR = 0.01, 0.1

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from conftest import REPO, copy_shared_dataset, shared_path, write_synth_yaml
 
-from pipeline.compare import main as compare_main
-from pipeline.plots import pareto_front
-from pipeline.recommend import recommend
+from pipeline.compare.__main__ import main as compare_main
+from pipeline.compare.plots import pareto_front
+from pipeline.compare.recommend import recommend
 from pipeline.run import main as run_main
 
 TRAIN = {"epochs": 1, "imgsz": 64, "batch": 8, "workers": 0, "plots": False}

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.compare import main as compare_main
-from pipeline.plots import accuracy_vs_cost
-from pipeline.report import build_report
+from pipeline.compare.__main__ import main as compare_main
+from pipeline.compare.plots import accuracy_vs_cost
+from pipeline.compare.report import build_report
 
 CLASSES = ["car", "truck", "pedestrian", "traffic_sign", "traffic_light"]
 DEPTHS = {"none": 0, "backbone": 10, "all-but-head": 22}

@@ -12,8 +12,8 @@ import yaml
 from conftest import write_synth_yaml
 
 from pipeline.bootstrap import bootstrap
+from pipeline.compare.sweep import run_sweep
 from pipeline.errors import UserError
-from pipeline.sweep import run_sweep
 
 TRAIN = {"epochs": 1, "imgsz": 64, "batch": 8, "workers": 0, "plots": False}
 DEPTHS = ["none", "backbone", "all-but-head"]

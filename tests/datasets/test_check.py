@@ -150,7 +150,7 @@ def test_shared_real_datasets(name, task, images, instances):
     assert tuple(sum(report.splits[s].instances.values()) for s in ("train", "val")) == instances
 
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def cli(args: list[str], cwd: Path, module: str = "pipeline.datasets") -> subprocess.CompletedProcess:

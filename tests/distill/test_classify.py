@@ -27,15 +27,15 @@ from ultralytics.nn.tasks import load_checkpoint  # noqa: E402
 from pipeline.datasets.__main__ import main as datasets_main  # noqa: E402
 from pipeline.datasets.convert_gtsrb import convert_gtsrb  # noqa: E402
 from pipeline.datasets.resolve import resolve_dataset  # noqa: E402
-from pipeline.distill_cls import (  # noqa: E402
+from pipeline.distill.classify import (  # noqa: E402
     SoftLabelLoss,
     check_classifier_teacher,
     hinton_kl,
     soft_label_trainer_class,
 )
 from pipeline.errors import UserError  # noqa: E402
-from pipeline.freeze import freeze_plan, resolve_freeze  # noqa: E402
-from pipeline.models import build_model, save_checkpoint  # noqa: E402
+from pipeline.recipe.freeze import freeze_plan, resolve_freeze  # noqa: E402
+from pipeline.recipe.models import build_model, save_checkpoint  # noqa: E402
 from pipeline.run import main as run_main  # noqa: E402
 
 CLASSIFY_KEYS = {

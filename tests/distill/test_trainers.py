@@ -16,15 +16,15 @@ import pytest
 import torch
 
 from pipeline.datasets.synth import NAMES as SYNTH_NAMES
-from pipeline.distill import DistillConfig, check_teacher_student, distill_trainer_class
-from pipeline.distill_loss import RoadtuneLoss
-from pipeline.distill_run import prepare_teacher
+from pipeline.distill.losses import RoadtuneLoss
+from pipeline.distill.teacher import prepare_teacher
+from pipeline.distill.trainers import DistillConfig, check_teacher_student, distill_trainer_class
 from pipeline.errors import UserError
-from pipeline.models import build_model, save_checkpoint
-from pipeline.recipe import parse_recipe
+from pipeline.recipe.models import build_model, save_checkpoint
+from pipeline.recipe.schema import parse_recipe
 
 os.environ["YOLO_OFFLINE"] = "1"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TERMS = {"kd_cls": "cls", "kd_box": "box", "kd_feat": "feature", "kd_mask": "mask"}
 
 
@@ -329,7 +329,7 @@ def test_complete_labels_are_reused_incomplete_ones_redone(pseudo_run, teacher_p
     """A complete cache (counts.json) is reused untouched; without counts.json (labelling interrupted) it is redone
     from scratch, not appended to (Ultralytics' save_txt appends)."""
     from pipeline.datasets.resolve import resolve_dataset
-    from pipeline.distill_pseudo import build_pseudo_set
+    from pipeline.distill.pseudo import build_pseudo_set
 
     run, folder = pseudo_run
     pseudo = run / "pseudo"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
-from pipeline.freeze import freeze_plan, is_frozen, resolve_freeze
-from pipeline.models import build_model, save_checkpoint
+from pipeline.recipe.freeze import freeze_plan, is_frozen, resolve_freeze
+from pipeline.recipe.models import build_model, save_checkpoint
 
 # (architecture, backbone layers, total layers): named parts come from each model's own YAML.
 ARCHITECTURES = [

@@ -169,7 +169,7 @@ def test_missing_recipe_file(capsys, tmp_path):
 @pytest.mark.parametrize("name", ["quickstart", "freeze10", "two-stage", "seg-freeze10"])
 def test_shipped_recipes_are_valid(capsys, name):
     """Shipped recipes validate as is (the .pt ones with their architecture, since official weights are offline)."""
-    recipe = Path(__file__).resolve().parents[1] / "recipes" / f"{name}.yaml"
+    recipe = Path(__file__).resolve().parents[2] / "recipes" / f"{name}.yaml"
     model = {"freeze10": "yolov8n.yaml", "two-stage": "yolov8n.yaml", "seg-freeze10": "yolov8n-seg.yaml"}.get(name)
     extra = ("--set", f"model={model}") if model else ()
     code, out = run_cli(capsys, str(recipe), "--dry-run", *extra)
@@ -179,9 +179,9 @@ def test_shipped_recipes_are_valid(capsys, name):
 
 def test_readme_reference_covers_every_schema_key():
     """The README's recipe reference is checked against the schema, so neither drifts."""
-    from pipeline.recipe import Recipe, Stage
+    from pipeline.recipe.schema import Recipe, Stage
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     reference = readme.split("## Recipe reference", 1)[1].split("\n## ", 1)[0]
     for key in Recipe.model_fields:
         assert f"| `{key}` |" in reference, f"README recipe reference lacks `{key}`"

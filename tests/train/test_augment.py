@@ -14,9 +14,9 @@ from pydantic import ValidationError
 
 os.environ["YOLO_OFFLINE"] = "1"
 
-from pipeline.augment import PRESETS, AugmentConfig, build_augmentations, parse_presets, preview  # noqa: E402
 from pipeline.datasets.synth import SynthSpec, render_scene  # noqa: E402
 from pipeline.errors import UserError  # noqa: E402
+from pipeline.train.augment import PRESETS, AugmentConfig, build_augmentations, parse_presets, preview  # noqa: E402
 
 N_TRAIN = 8
 

@@ -16,8 +16,8 @@ import torch
 import yaml
 from conftest import REPO, copy_shared_dataset, shared_path
 
-from pipeline.freeze import freeze_plan, resolve_freeze
-from pipeline.models import build_model, save_checkpoint
+from pipeline.recipe.freeze import freeze_plan, resolve_freeze
+from pipeline.recipe.models import build_model, save_checkpoint
 from pipeline.run import main as run_main
 
 METRIC_KEYS = {

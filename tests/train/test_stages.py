@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipeline.recipe import Recipe, Stage, cli_paths_absolute
-from pipeline.stages import managed_args, stage_train_args
+from pipeline.recipe.schema import Recipe, Stage, cli_paths_absolute
+from pipeline.train.stages import managed_args, stage_train_args
 
 
 def two_stage(**first_train) -> Recipe:

@@ -19,8 +19,10 @@ os.environ["YOLO_OFFLINE"] = "1"
 from conftest import shared_path  # noqa: E402
 
 from pipeline.bootstrap import bootstrap  # noqa: E402
-from pipeline.video import VideoConfig, main, run_video  # noqa: E402
 from pipeline.video.backend import installed  # noqa: E402
+from pipeline.video.cli import main  # noqa: E402
+from pipeline.video.config import VideoConfig  # noqa: E402
+from pipeline.video.run import run_video  # noqa: E402
 
 W, H, FPS, FRAMES, IMGSZ = 160, 128, 10.0, 30, 160
 CAR, PEDESTRIAN = 0, 1
@@ -281,7 +283,7 @@ def test_bad_inputs_fail_cleanly(weights: Path, clip: Path, tmp_path: Path, caps
 def test_cli_subprocess_exit_code_and_no_traceback(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "pipeline.video", str(tmp_path / "w.pt"), str(tmp_path / "v.mp4"),
                            "--out", str(tmp_path / "o")], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[1])
+                          cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 2 and done.stderr.strip() == f"error: video not found: {tmp_path / 'v.mp4'}"
 
 
