@@ -71,7 +71,7 @@ def resume(run_dir: Path, dry_run: bool = False) -> int:
     """Continue an interrupted run; a finished one is reported and left untouched."""
     from pipeline.recipe.preflight import prepare
     from pipeline.recipe.schema import load_recipe
-    from pipeline.run_folder import METRICS, RECIPE, is_finished, shown
+    from pipeline.run_folder import LAST_FILE, METRICS, RECIPE, is_finished, shown
     from pipeline.train.runner import execute, stage_runs
 
     if not (run_dir / RECIPE).is_file():
@@ -83,8 +83,9 @@ def resume(run_dir: Path, dry_run: bool = False) -> int:
     prepared = prepare(recipe, base, problems)
     if dry_run:
         left = [sr for sr in stage_runs(prepared, run_dir) if not sr.done()]
+        starts = [f"from its {LAST_FILE}" if sr.last.is_file() else "from the start" for sr in left]
         print(f"would resume {shown(run_dir)}: " + ", ".join(
-            f"stage {sr.stage.name} ({'from its last.pt' if sr.last.is_file() else 'from the start'})" for sr in left))
+            f"stage {sr.stage.name} ({start})" for sr, start in zip(left, starts)))
         return 0
     report_finished(execute(prepared, run_dir), run_dir)
     return 0
@@ -92,11 +93,10 @@ def resume(run_dir: Path, dry_run: bool = False) -> int:
 
 def report_finished(metrics: dict, run_dir: Path) -> None:
     """The closing lines of a run: its folder, the final weights (as the video demo takes them) and headline."""
-    from pipeline.run_folder import STAGES, shown
+    from pipeline.run_folder import final_weights, shown
     from pipeline.train.metrics import headline
 
-    final = metrics["stages"][-1]["name"]
-    print(f"run folder: {shown(run_dir)}\nweights: {shown(run_dir / STAGES / final / 'weights' / 'best.pt')}\n"
+    print(f"run folder: {shown(run_dir)}\nweights: {shown(final_weights(run_dir, metrics))}\n"
           f"{headline(metrics)}  trainable params {metrics['params_trainable']:,}  time {metrics['train_time_s']} s")
 
 
@@ -143,7 +143,8 @@ def _resume(args: argparse.Namespace) -> int:
         given = " and ".join(x for x, on in (("a recipe file", args.recipe), ("--set", args.overrides)) if on)
         raise UserError(f"--resume continues a run with the recipe it was started with; {given} cannot change it "
                         "(start a new run instead)")
-    from pipeline.compare.sweep import is_sweep_dir, run_sweep
+    from pipeline.compare.sweep import run_sweep
+    from pipeline.run_folder import is_sweep_dir
 
     run_dir = args.resume.expanduser().resolve()
     if is_sweep_dir(run_dir):

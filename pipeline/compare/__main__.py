@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pipeline.cli import prog
 from pipeline.errors import UserError, cli_entry
+from pipeline.run_folder import METRICS, RECIPE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tolerance", type=float, default=1.0,
                         help="mAP50-95 points a deeper freeze may lose and still be recommended (default 1)")
     parser.add_argument("--skip-incomplete", action="store_true",
-                        help="list folders without metrics.json, or with an unreadable metrics.json or "
-                             "recipe.yaml, as skipped instead of stopping with an error")
+                        help=f"list folders without {METRICS}, or with an unreadable {METRICS} or "
+                             f"{RECIPE}, as skipped instead of stopping with an error")
     parser.add_argument("--no-links", action="store_true",
                         help="name the run folders instead of linking them (for a report published elsewhere)")
     parser.add_argument("--advise", type=Path, metavar="RECIPE",
@@ -40,8 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def default_out(folders: list[Path]) -> Path:
     """The sweep folder when a single sweep is compared, else a new runs/compare/<timestamp> folder."""
-    from pipeline.compare.sweep import is_sweep_dir
-    from pipeline.run_folder import create_run_dir
+    from pipeline.run_folder import create_run_dir, is_sweep_dir
 
     if len(folders) == 1 and is_sweep_dir(folders[0]):
         return folders[0]

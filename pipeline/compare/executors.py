@@ -22,10 +22,9 @@ from typing import Any
 
 import pipeline
 from pipeline.errors import UserError
+from pipeline.run_folder import POINT_CONSOLE, POINT_STATUS, RECIPE
 
 LOG = logging.getLogger("roadtune")
-CONSOLE = "console.txt"
-STATUS = "status.json"
 Executor = Callable[[list[Path]], Iterator["PointResult"]]
 
 
@@ -70,15 +69,15 @@ def run_point(point_dir: Path, device: str | None = None) -> PointResult:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     if device is not None:
         env["CUDA_VISIBLE_DEVICES"] = "" if device == "cpu" else device
-    cmd = [sys.executable, "-m", "pipeline.run", str(point_dir / "recipe.yaml"), "--run-dir", str(point_dir)]
+    cmd = [sys.executable, "-m", "pipeline.run", str(point_dir / RECIPE), "--run-dir", str(point_dir)]
     start = time.perf_counter()
-    with (point_dir / CONSOLE).open("ab") as console:
+    with (point_dir / POINT_CONSOLE).open("ab") as console:
         proc = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT, env=env,
                                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         # wait4 gives this child's own resource usage (peak RSS), which Popen.wait does not.
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    error = None if proc.returncode == 0 else last_error(point_dir / CONSOLE)
+    error = None if proc.returncode == 0 else last_error(point_dir / POINT_CONSOLE)
     return PointResult(point_dir.name, proc.returncode, error, round(time.perf_counter() - start, 2),
                        round(usage.ru_maxrss / 1024, 1), device)
 
@@ -155,7 +154,7 @@ def run_points(executor: Executor, points_dir: Path, ids: list[str]) -> list[Poi
     failed = []
     results = executor([points_dir / i for i in ids])
     for result in TQDM(results, total=len(ids), desc="sweep points", unit="point"):
-        (points_dir / result.point / STATUS).write_text(json.dumps(asdict(result), indent=2))
+        (points_dir / result.point / POINT_STATUS).write_text(json.dumps(asdict(result), indent=2))
         state = "ok" if result.ok else f"FAILED: {result.error}"
         LOG.info(f"point {result.point}: {state} ({result.wall_s:.0f} s, peak RSS {result.peak_rss_mb:.0f} MB)")
         failed += [] if result.ok else [result]

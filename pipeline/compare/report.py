@@ -17,7 +17,7 @@ import pandas as pd
 from pipeline.compare.plots import all_plots
 from pipeline.compare.recommend import recommendations, score_floor
 from pipeline.compare.results import (
-    METRICS,
+    FIGURES,
     Collected,
     axis_columns,
     collect,
@@ -27,16 +27,17 @@ from pipeline.compare.results import (
     points_table,
     score_of,
 )
+from pipeline.run_folder import METRICS, REPORT_CSV, REPORT_HTML, REPORT_MD
 
 # Swept keys (other than freeze) go after "freeze"; map_lost_pts keeps its name and sign (lost = positive) for
 # readers of earlier reports: the tables show its negation as a signed delta instead.
 CSV_COLUMNS = ["task", "dataset", "model", "weights", "freeze", "frozen_layers", "params_trainable", "params_total",
-               "n", *METRICS, *(f"{m}_std" for m in METRICS), "memory_kind", "map_lost_pts", "time_saved_pct",
+               "n", *FIGURES, *(f"{m}_std" for m in FIGURES), "memory_kind", "map_lost_pts", "time_saved_pct",
                "memory_saved_pct", "run_dirs"]
 
 
 TITLE = "Run comparison"
-SKIPPED = "Skipped (unfinished, no metrics.json, or unreadable)"
+SKIPPED = f"Skipped (unfinished, no {METRICS}, or unreadable)"
 
 
 @dataclass
@@ -69,7 +70,7 @@ class Report:
 
     def summary(self, paths: list[Path]) -> str:
         """What a CLI prints once the report is written: skips, failures, recommendations, where the files are."""
-        lines = [f"skipped (no metrics.json): {p}" for p in self.collected.skipped]
+        lines = [f"skipped (no {METRICS}): {p}" for p in self.collected.skipped]
         lines += [f"warning: skipped unreadable run: {u}" for u in self.collected.unreadable]
         lines += [f"failed: {f['run_dir']}: {f['error']}" for f in self.collected.failed]
         return "\n".join(lines + self.recommendations() + ["report: " + ", ".join(map(str, paths))])
@@ -190,8 +191,8 @@ def write_csv(report: Report, out: Path, links: bool) -> Path:
     frames = [c.points.assign(run_dirs=c.points["run_dirs"].map(lambda ds: _links(ds, out, "csv", links)))
               for c in report.comparisons]
     swept = list(dict.fromkeys(k for c in report.comparisons for k in axis_columns(c.axes)))
-    pd.concat(frames)[[*CSV_COLUMNS[:5], *swept, *CSV_COLUMNS[5:]]].to_csv(out / "report.csv", index=False)
-    return out / "report.csv"
+    pd.concat(frames)[[*CSV_COLUMNS[:5], *swept, *CSV_COLUMNS[5:]]].to_csv(out / REPORT_CSV, index=False)
+    return out / REPORT_CSV
 
 
 def _md(table: pd.DataFrame) -> str:
@@ -211,7 +212,7 @@ def write_markdown(report: Report, out: Path, images: dict[str, str], links: boo
     if _skipped(report):
         lines += ["", f"## {SKIPPED}", ""] + [f"- {s}" for s in _skipped(report)]
     lines += ["", "## Versions and devices", "", _md(report.environments), ""]
-    path = out / "report.md"
+    path = out / REPORT_MD
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -248,7 +249,7 @@ def write_html(report: Report, out: Path, links: bool) -> Path:
     body += ["<h2>Versions and devices</h2>", report.environments.to_html(index=False)]
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{TITLE}</title>"
             f"<style>{HTML_STYLE}</style></head><body>{''.join(body)}</body></html>")
-    path = out / "report.html"
+    path = out / REPORT_HTML
     path.write_text(page, encoding="utf-8")
     return path
 

@@ -18,11 +18,11 @@ import pandas as pd
 import yaml
 from pydantic import ValidationError
 
-from pipeline.compare.executors import STATUS
-from pipeline.compare.sweep import MARKER, POINTS, SweepConfig, is_sweep_dir
+from pipeline.compare.grid import SweepConfig
 from pipeline.errors import UserError
+from pipeline.run_folder import ENV, METRICS, POINT_STATUS, POINTS, RECIPE, SWEEP_MARKER, is_sweep_dir
 
-METRICS = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "recall", "epochs",
+FIGURES = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "recall", "epochs",
            "time_per_epoch_s", "train_time_s", "images_per_s", "peak_memory_mb", "inference_ms_per_image"]
 SCORES = {"classify": ("top1", "top-1 accuracy")}  # what a comparison ranks points by; others: mAP50-95
 ENV_KEYS = ["roadtune", "ultralytics", "torch", "python", "device", "device_kind", "cpu_count", "git_commit"]
@@ -112,9 +112,9 @@ def read_file(path: Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
 
 def run_row(run_dir: Path) -> dict[str, Any]:
     """One finished run folder as a row: recipe, metrics and environment figures."""
-    recipe = read_file(run_dir / "recipe.yaml", ("task", "data", "model"))
-    metrics = read_file(run_dir / "metrics.json", ("frozen_layers", "params_trainable", "params_total"))
-    env = read_file(run_dir / "env.json") if (run_dir / "env.json").is_file() else {}
+    recipe = read_file(run_dir / RECIPE, ("task", "data", "model"))
+    metrics = read_file(run_dir / METRICS, ("frozen_layers", "params_trainable", "params_total"))
+    env = read_file(run_dir / ENV) if (run_dir / ENV).is_file() else {}
     return {
         "run_dir": run_dir.resolve(), "run": run_dir.name, "task": recipe["task"],
         "dataset": _dataset_label(recipe["data"]), "model": Path(recipe["model"]).name,
@@ -123,27 +123,27 @@ def run_row(run_dir: Path) -> dict[str, Any]:
         "config": _group_key(recipe, drop_freeze=False), "family": _group_key(recipe, drop_freeze=True),
         "frozen_layers": metrics["frozen_layers"], "params_trainable": metrics["params_trainable"],
         "params_total": metrics["params_total"], "memory_kind": metrics.get("memory_kind"),
-        **{k: metrics.get(k) for k in METRICS}, "per_class": metrics.get("per_class") or {},
+        **{k: metrics.get(k) for k in FIGURES}, "per_class": metrics.get("per_class") or {},
         **{k: env.get(k) for k in ENV_KEYS}, "values": recipe_values(recipe),
     }
 
 
 def sweep_grid(sweep_dir: Path) -> dict[str, list[str]]:
     """The grid of a sweep folder's sweep.json: swept key -> its values as the report writes them."""
-    marker = read_file(sweep_dir / MARKER, ("base",))
+    marker = read_file(sweep_dir / SWEEP_MARKER, ("base",))
     try:
         grid = SweepConfig.model_validate(marker["base"].get("sweep")).grid
     except (ValidationError, AttributeError) as exc:
-        raise UserError(f"{sweep_dir / MARKER}: cannot be read (no valid sweep section: {exc})") from None
+        raise UserError(f"{sweep_dir / SWEEP_MARKER}: cannot be read (no valid sweep section: {exc})") from None
     return {key: [value_text(v) for v in values] for key, values in grid.items()}
 
 
 def _run_folders(folder: Path) -> list[Path]:
     if is_sweep_dir(folder):
         return sorted(p for p in (folder / POINTS).glob("*") if p.is_dir())
-    if (folder / "recipe.yaml").is_file():
+    if (folder / RECIPE).is_file():
         return [folder]
-    raise UserError(f"{folder}: not a run folder (no recipe.yaml) nor a sweep folder (no sweep.json)")
+    raise UserError(f"{folder}: not a run folder (no {RECIPE}) nor a sweep folder (no {SWEEP_MARKER})")
 
 
 def collect(folders: list[Path], skip_incomplete: bool = False) -> Collected:
@@ -164,7 +164,7 @@ def collect(folders: list[Path], skip_incomplete: bool = False) -> Collected:
                     raise
                 found.unreadable.append(str(exc))
     if incomplete and not skip_incomplete:
-        raise UserError("no metrics.json in these run folders (unfinished runs; finish them with --resume, or "
+        raise UserError(f"no {METRICS} in these run folders (unfinished runs; finish them with --resume, or "
                         "pass --skip-incomplete)", [str(p) for p in incomplete])
     found.skipped = incomplete
     if not found.runs:
@@ -175,10 +175,10 @@ def collect(folders: list[Path], skip_incomplete: bool = False) -> Collected:
 
 def _add_run(found: Collected, incomplete: list[Path], run_dir: Path) -> None:
     """A finished run becomes a row, a failed sweep point a failure, anything else an unfinished folder."""
-    if (run_dir / "metrics.json").is_file():
+    if (run_dir / METRICS).is_file():
         found.runs.append(run_row(run_dir))
         return
-    status = read_file(run_dir / STATUS) if (run_dir / STATUS).is_file() else {}
+    status = read_file(run_dir / POINT_STATUS) if (run_dir / POINT_STATUS).is_file() else {}
     if status.get("returncode", 0) != 0:
         found.failed.append({"run_dir": run_dir.resolve(), "run": run_dir.name, "error": status.get("error", "")})
     else:
@@ -212,9 +212,9 @@ def points_table(runs: pd.DataFrame, score: str = "map50_95", axes: dict[str, li
     grouped = runs.groupby("config", sort=False)
     first = grouped[["task", "dataset", "model", "weights", "freeze", "family", "frozen_layers", "params_trainable",
                      "params_total", "memory_kind", "values", *axis_columns(axes)]].first()
-    numeric = runs[METRICS].apply(pd.to_numeric, errors="coerce").assign(config=runs["config"])
-    means = numeric.groupby("config", sort=False)[METRICS].mean()
-    stds = numeric.groupby("config", sort=False)[METRICS].std().add_suffix("_std")  # NaN for a single repeat
+    numeric = runs[FIGURES].apply(pd.to_numeric, errors="coerce").assign(config=runs["config"])
+    means = numeric.groupby("config", sort=False)[FIGURES].mean()
+    stds = numeric.groupby("config", sort=False)[FIGURES].std().add_suffix("_std")  # NaN for a single repeat
     extra = grouped.agg(n=("run", "size"), run_dirs=("run_dir", list), seeds=("seed", list))
     points = pd.concat([first, means, stds, extra], axis=1).reset_index()
     ranks = {f"rank {k}": points["values"].map(lambda v, k=k, order=order: order.index(v.get(k, "—")))

@@ -1,11 +1,6 @@
 """Sweeps: a grid over recipe keys, run point by point into one sweep folder, then compared in a report.
 
-A recipe with a ``sweep:`` section is a grid of dotted recipe keys and ``repeats`` (seeds 0..repeats-1):
-
->>> config = SweepConfig.model_validate({"freeze": ["none", "backbone"], "repeats": 2})
->>> [p.id for p in expand(config)]
-['0-freeze-none-s0', '1-freeze-backbone-s0', '0-freeze-none-s1', '1-freeze-backbone-s1']
-
+A recipe with a ``sweep:`` section is a grid of points (:mod:`pipeline.compare.grid`).
 The sweep folder ``runs/<name>/<timestamp>/`` holds ``sweep.json`` (the marker: base recipe, grid, points),
 ``points/<point-id>/`` (each a normal run folder) and the report. Running the same sweep again, or
 ``--resume SWEEP_DIR``, skips finished points and resumes the interrupted one.
@@ -14,117 +9,25 @@ The sweep folder ``runs/<name>/<timestamp>/`` holds ``sweep.json`` (the marker: 
 from __future__ import annotations
 
 import copy
-import itertools
 import json
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pipeline.compare.grid import Point, SweepConfig, expand, parse_sweep, point_raw
 from pipeline.errors import UserError
 from pipeline.recipe.schema import (
     apply_overrides,
-    format_validation_error,
     load_yaml,
-    parse_recipe,
     raise_problems,
     validate_recipe,
 )
+from pipeline.run_folder import METRICS, POINT_CONSOLE, POINTS, RECIPE, SWEEP_MARKER, is_sweep_dir, point_dir
 
 LOG = logging.getLogger("roadtune")
-MARKER = "sweep.json"
-POINTS = "points"
-
-
-class SweepConfig(BaseModel):
-    """The `sweep:` section: dotted recipe key -> list of values (the grid), and `repeats` seeds per point."""
-
-    model_config = ConfigDict(extra="forbid")
-    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(min_length=1)
-    repeats: int = Field(1, ge=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _split_grid(cls, raw: Any) -> Any:
-        # In YAML the grid keys sit beside `repeats` (sweep: {freeze: [...], repeats: 3}).
-        if not isinstance(raw, dict) or "grid" in raw:
-            return raw
-        rest = {k: v for k, v in raw.items() if k != "repeats"}
-        return {"grid": rest, "repeats": raw.get("repeats", 1)}
-
-
-@dataclass(frozen=True)
-class Point:
-    """One run of the sweep: a combination of grid values (number `combo`) and a seed."""
-
-    combo: int
-    values: tuple[tuple[str, Any], ...]
-    seed: int
-
-    @property
-    def id(self) -> str:
-        slug = "_".join(f"{k.split('.')[-1]}-{_slug(v)}" for k, v in self.values)
-        return f"{self.combo}-{slug}-s{self.seed}"
-
-    def overrides(self) -> list[str]:
-        """`--set`-style overrides of this point (values as JSON, which YAML reads back unchanged)."""
-        return [f"{k}={json.dumps(v)}" for k, v in self.values] + [f"train.seed={self.seed}"]
-
-
-def _slug(value: Any) -> str:
-    text = "-".join(map(str, value)) if isinstance(value, list) else str(value)
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(text).name if "/" in text else text)
-
-
-def expand(config: SweepConfig) -> list[Point]:
-    """Every grid combination times every seed; all combinations of seed 0 first, so a partial sweep compares."""
-    keys = list(config.grid)
-    combos = list(itertools.product(*(config.grid[k] for k in keys)))
-    return [Point(i, tuple(zip(keys, combo)), seed) for seed in range(config.repeats) for i, combo in enumerate(combos)]
-
-
-def point_raw(base: dict[str, Any], point: Point) -> dict[str, Any]:
-    """The raw recipe of a point: the base without `sweep`, with the point's values and seed applied."""
-    raw = copy.deepcopy({k: v for k, v in base.items() if k != "sweep"})
-    return apply_overrides(raw, point.overrides())
-
-
-def sweep_config_problems(section: Any) -> tuple[SweepConfig | None, list[str]]:
-    """The `sweep:` section's shape: the config (with a bad `repeats` taken as 1, so the grid is still checked)
-    and its problems.
-    """
-    try:
-        return SweepConfig.model_validate(section), []
-    except ValidationError as err:
-        lines = [f"sweep.{line.removeprefix('grid.')}" for line in format_validation_error(err)]
-        problems = [*lines, "write sweep: {KEY: [VALUE, ...], repeats: N}"]
-    try:
-        return SweepConfig.model_validate({**section, "repeats": 1}), problems
-    except (ValidationError, TypeError):
-        return None, problems
-
-
-def parse_sweep(base: dict[str, Any]) -> tuple[SweepConfig | None, list[str]]:
-    """Validate the `sweep:` section of a raw recipe: its shape, and that every grid value makes a valid recipe."""
-    config, problems = sweep_config_problems(base["sweep"])
-    if config is None:
-        return None, problems
-    _, base_problems = validate_recipe({k: v for k, v in base.items() if k != "sweep"})  # reported once, not per value
-    for key, values in config.grid.items():
-        if key.split(".")[0] in {"sweep", "stages"} or key == "train.seed":
-            problems.append(f"sweep.{key}: cannot be swept (seeds come from `repeats`; stages are not a grid axis)")
-            continue
-        for value in values:
-            try:
-                parse_recipe(point_raw(base, Point(0, ((key, value),), 0)))
-            except UserError as exc:
-                problems += [f"sweep.{key}={json.dumps(value)}: {p}" for p in exc.problems or [str(exc)]
-                             if p not in base_problems]
-    return config, problems
 
 
 @dataclass
@@ -144,14 +47,9 @@ class SweepSpec:
     @classmethod
     def read(cls, sweep_dir: Path) -> SweepSpec:
         if not is_sweep_dir(sweep_dir):
-            raise UserError(f"{sweep_dir}: not a sweep folder (no {MARKER})")
-        data = json.loads((sweep_dir / MARKER).read_text())
+            raise UserError(f"{sweep_dir}: not a sweep folder (no {SWEEP_MARKER})")
+        data = json.loads((sweep_dir / SWEEP_MARKER).read_text())
         return cls(data["base"], Path(data["base_dir"]))
-
-
-def is_sweep_dir(path: Path) -> bool:
-    """True for a folder made by a sweep (it holds sweep.json)."""
-    return (path / MARKER).is_file()
 
 
 def load_spec(recipe_path: Path, overrides: list[str], problems: list[str]) -> tuple[SweepSpec, list[Point]]:
@@ -217,7 +115,7 @@ def find_unfinished(runs_dir: Path, spec: SweepSpec) -> Path | None:
             if SweepSpec.read(folder).to_json() != spec.to_json():
                 continue
             points = expand(spec.config)
-            return folder if any(not (folder / POINTS / p.id / "metrics.json").is_file() for p in points) else None
+            return folder if any(not (point_dir(folder, p.id) / METRICS).is_file() for p in points) else None
     return None
 
 
@@ -236,9 +134,9 @@ def print_dry_run(points: list[Point], resolved: dict[str, tuple[dict[str, Any],
 def write_point_recipes(sweep_dir: Path, resolved: dict[str, tuple[dict[str, Any], str]], ids: list[str]) -> None:
     """Write each point's resolved recipe into its run folder, where `pipeline.run --run-dir` picks it up."""
     for point_id in ids:
-        folder = sweep_dir / POINTS / point_id
+        folder = point_dir(sweep_dir, point_id)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "recipe.yaml").write_text(yaml.safe_dump(resolved[point_id][0], sort_keys=False))
+        (folder / RECIPE).write_text(yaml.safe_dump(resolved[point_id][0], sort_keys=False))
 
 
 def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Path("runs"), dry_run: bool = False,
@@ -266,9 +164,9 @@ def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Pat
     sweep_dir = resume_dir or find_unfinished(runs_dir, spec)
     if sweep_dir is None:
         sweep_dir = create_run_dir(runs_dir, spec.base["name"])
-        (sweep_dir / MARKER).write_text(json.dumps(spec.to_json(), indent=2))
+        (sweep_dir / SWEEP_MARKER).write_text(json.dumps(spec.to_json(), indent=2))
     with hold(sweep_dir):
-        todo = [p.id for p in points if not (sweep_dir / POINTS / p.id / "metrics.json").is_file()]
+        todo = [p.id for p in points if not (point_dir(sweep_dir, p.id) / METRICS).is_file()]
         print(f"sweep folder: {shown(sweep_dir)}\n{len(points)} points, {len(points) - len(todo)} finished, "
               f"{len(todo)} to run")
         write_point_recipes(sweep_dir, resolved, todo)
@@ -281,8 +179,8 @@ def write_sweep_report(sweep_dir: Path, tolerance: float) -> None:
     """Write the sweep's report into its folder and print where it is and what it recommends."""
     from pipeline.compare.report import build_report, write_report
 
-    if not any((sweep_dir / POINTS).glob("*/metrics.json")):
-        print(f"no point finished, so no report: see console.txt in the folders under {sweep_dir / POINTS}")
+    if not any((sweep_dir / POINTS).glob(f"*/{METRICS}")):
+        print(f"no point finished, so no report: see {POINT_CONSOLE} in the folders under {sweep_dir / POINTS}")
         return
     report = build_report([sweep_dir], tolerance=tolerance, skip_incomplete=True)
     print(report.summary(write_report(report, sweep_dir)))

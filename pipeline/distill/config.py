@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.run_folder import BEST_FILE
+
 
 class DistillWeights(BaseModel):
     """Weight of each distillation term in the student's loss; 0 turns a term off (and skips its computation)."""
@@ -29,7 +31,8 @@ class DistillConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    teacher: str = Field(description="teacher checkpoint (.pt name or path) or a finished run folder (its best.pt)")
+    teacher: str = Field(
+        description=f"teacher checkpoint (.pt name or path) or a finished run folder (its {BEST_FILE})")
     teacher_train: dict[str, Any] | None = Field(
         None, description="Ultralytics train args to fine-tune the teacher on this data first, as stage `teacher`"
     )

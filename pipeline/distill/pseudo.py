@@ -25,6 +25,7 @@ import yaml
 from pipeline.datasets.resolve import Dataset
 from pipeline.distill.config import DistillConfig
 from pipeline.errors import UserError
+from pipeline.run_folder import PSEUDO_COUNTS_FILE, PSEUDO_DATA
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 PREDICT_BATCH = 16  # frames per teacher call: bounds memory on long videos
@@ -108,13 +109,13 @@ def merged_data_yaml(dataset: Dataset, pseudo_images: Path, path: Path) -> Path:
 def build_pseudo_set(folder: Path, teacher: Path, cfg: DistillConfig, sources: list[Path], dataset: Dataset,
                      imgsz: Any) -> dict[str, Any]:
     """Label the sources with `teacher` into `folder` (skipped when the cache is complete); the counts."""
-    counts_file = folder / "counts.json"
+    counts_file = folder / PSEUDO_COUNTS_FILE
     if counts_file.is_file():
         return json.loads(counts_file.read_text())
     shutil.rmtree(folder, ignore_errors=True)  # an interrupted labelling: save_txt appends, so start clean
     frames = extract_frames(sources, cfg.every_n_frames, folder / "images")
     label_frames(teacher, frames, folder / "labels", cfg.conf, imgsz)
-    merged_data_yaml(dataset, folder / "images", folder / "data.yaml")
+    merged_data_yaml(dataset, folder / "images", folder / PSEUDO_DATA)
     counts = {"teacher": str(teacher), "conf": cfg.conf, "every_n_frames": cfg.every_n_frames,
               "sources": [str(s) for s in sources], **count_labels(folder / "labels", dataset.names)}
     counts_file.write_text(json.dumps(counts, indent=2))

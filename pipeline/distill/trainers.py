@@ -21,9 +21,9 @@ from pipeline.checkpoints import load_model
 from pipeline.distill.config import DistillConfig, DistillWeights
 from pipeline.distill.losses import RoadtuneLoss
 from pipeline.recipe.models import model_task
+from pipeline.run_folder import PROJECTOR
 
 __all__ = ["DistillConfig", "DistillWeights", "check_teacher_student", "distill_trainer_class", "native_train_args"]
-PROJECTOR_FILE = "distill_projector.pt"  # beside last.pt: the projector is not part of the student checkpoint
 
 
 def _head_facts(model: nn.Module) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def _save_projector(trainer: Any) -> None:
     import torch
 
     if trainer.distiller.projector is not None:
-        torch.save(trainer.distiller.projector.state_dict(), trainer.wdir / PROJECTOR_FILE)
+        torch.save(trainer.distiller.projector.state_dict(), trainer.save_dir / PROJECTOR)
 
 
 class _RoadtuneTrainerMixin:
@@ -105,7 +105,7 @@ class _RoadtuneTrainerMixin:
         super().set_model_attributes()
         teacher = load_model(self.teacher_path, device=self.device)
         self.distiller = RoadtuneLoss(unwrap_model(self.model), teacher, self.distill_cfg)
-        saved = self.wdir / PROJECTOR_FILE
+        saved = self.save_dir / PROJECTOR
         if self.resume and self.distiller.projector is not None and saved.is_file():
             self.distiller.projector.load_state_dict(torch.load(saved, map_location=self.device, weights_only=True))
 

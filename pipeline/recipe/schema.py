@@ -32,6 +32,9 @@ FOLDER_NAME = r"^[A-Za-z0-9_.-]+$"  # run and stage names become folder names; `
 PATH_KEYS = ("data", "model", "weights", "distill.teacher", "video.source", "distill.unlabeled")
 SEARCHED_KEYS = ("model", "weights", "distill.teacher")  # a bare name is looked up (ROADTUNE_WEIGHTS, ...) instead
 MAX_EPOCHS = 100_000  # far beyond any real schedule; a larger count (e.g. `1e23`) is a typo that trains forever
+# Ultralytics 8.4.190 engine/trainer.py build_optimizer: the names it accepts (case-insensitive); others raise
+# NotImplementedError only once the trainer runs, after the run folder exists.
+ULTRALYTICS_OPTIMIZERS = ("Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop", "SGD", "MuSGD", "auto")
 
 # Train arguments roadtune sets itself from the recipe; a recipe that sets them under `train:` is told where to go.
 MANAGED_TRAIN_ARGS = {
@@ -309,7 +312,6 @@ def check_train_args(args: dict[str, Any], where: str) -> list[str]:
 
 def _range_problems(dotted: str, key: str, value: Any) -> list[str]:
     """Values Ultralytics would silently adjust or misread (8.4.190: imgsz 0, batch 0, an unknown optimizer)."""
-    from pipeline.train.stages import ULTRALYTICS_OPTIMIZERS
 
     if key == "epochs" and not 0 < value <= MAX_EPOCHS:
         return [f"{dotted}: must be between 1 and {MAX_EPOCHS:,}, got {value}"]

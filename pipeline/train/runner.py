@@ -18,11 +18,24 @@ from typing import Any
 import yaml
 
 from pipeline import __version__
-from pipeline.distill.teacher import distill_stages
+from pipeline.distill.plan import distill_stages
 from pipeline.errors import UserError
 from pipeline.recipe.models import save_checkpoint
 from pipeline.recipe.preflight import Prepared
-from pipeline.run_folder import ENV, LOG_FILE, METRICS, PSEUDO_COUNTS, RECIPE, STAGES, hold, is_finished, write_atomic
+from pipeline.run_folder import (
+    ENV,
+    INIT_WEIGHTS,
+    LOG_FILE,
+    METRICS,
+    PSEUDO_COUNTS,
+    RECIPE,
+    VIDEO,
+    hold,
+    is_finished,
+    read_metrics,
+    stage_dir,
+    write_atomic,
+)
 from pipeline.train.augment import build_augmentations
 from pipeline.train.metrics import headline, read_epochs, timing_summary
 from pipeline.train.stages import StageRun, managed_args, plan_stages, run_stage, stage_freeze, stage_train_args
@@ -94,14 +107,14 @@ def stage_runs(prepared: Prepared, run_dir: Path) -> list[StageRun]:
     """The stages of the run, each starting from the previous one's last.pt."""
     recipe = prepared.recipe
     stages = plan_stages(recipe)
-    start = str(run_dir / "init.pt") if prepared.transfer else prepared.model_source
+    start = str(run_dir / INIT_WEIGHTS) if prepared.transfer else prepared.model_source
     extra = {"augmentations": build_augmentations(recipe.augment)} if recipe.augment else {}
     runs = []
     for stage in stages:
         frozen = prepared.plans[stage.name].frozen_layers
         args = {**stage_train_args(recipe, stage, len(prepared.dataset.names)),
                 **managed_args(run_dir, stage, prepared.dataset.yaml_path, frozen), **extra}
-        runs.append(StageRun(stage, stage_freeze(recipe, stage), run_dir / STAGES / stage.name, start, frozen, args))
+        runs.append(StageRun(stage, stage_freeze(recipe, stage), stage_dir(run_dir, stage.name), start, frozen, args))
         start = str(runs[-1].last)
     return runs
 
@@ -114,11 +127,11 @@ def execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
 
 def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
     if is_finished(run_dir):
-        return json.loads((run_dir / METRICS).read_text())
+        return read_metrics(run_dir)
     handler = attach_log(run_dir)
     try:
-        if prepared.transfer and not (run_dir / "init.pt").is_file():
-            save_checkpoint(prepared.model, run_dir / "init.pt", prepared.dataset.names)
+        if prepared.transfer and not (run_dir / INIT_WEIGHTS).is_file():
+            save_checkpoint(prepared.model, run_dir / INIT_WEIGHTS, prepared.dataset.names)
             LOG.info(f"weights: {prepared.transfer.transferred}/{prepared.transfer.total} tensors transferred from "
                      f"{prepared.weights_path}; freshly initialised layers: {prepared.transfer.fresh_layers}")
         plan = distill_stages(prepared, run_dir, stage_runs(prepared, run_dir))
@@ -131,7 +144,7 @@ def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
         if prepared.video_source:  # before metrics.json, so an interrupted demo is redone on resume
             from pipeline.video.run import run_video
 
-            run_video(runs[-1].best, prepared.video_source, run_dir / "video", prepared.recipe.video)
+            run_video(runs[-1].best, prepared.video_source, run_dir / VIDEO, prepared.recipe.video)
         write_atomic(run_dir / METRICS, json.dumps(metrics, indent=2))
         LOG.info(f"run finished: {run_dir} ({headline(metrics)})")
         return metrics

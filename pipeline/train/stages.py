@@ -22,14 +22,23 @@ import yaml
 
 from pipeline.errors import UserError
 from pipeline.recipe.schema import MAX_EPOCHS, Recipe, Stage
-from pipeline.run_folder import missing_stage_outputs, write_atomic
+from pipeline.run_folder import (
+    BEST,
+    BEST_FILE,
+    EPOCHS_LOG,
+    LAST,
+    LOG_FILE,
+    RESULTS_CSV,
+    STAGE_SUMMARY,
+    STAGES,
+    TRAIN_ARGS,
+    missing_stage_outputs,
+    write_atomic,
+)
 from pipeline.train.metrics import EpochTimer, read_epochs, timing_summary, validation_summary
 
 LOG = logging.getLogger("roadtune")
 DEFAULT_LR0, DEFAULT_WARMUP_BIAS_LR = 0.01, 0.1
-# Ultralytics 8.4.190 engine/trainer.py build_optimizer: the names it accepts (case-insensitive); others raise
-# NotImplementedError only once the trainer runs, after the run folder exists.
-ULTRALYTICS_OPTIMIZERS = ("Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop", "SGD", "MuSGD", "auto")
 LR_KEYS = ("optimizer", "lr0", "warmup_bias_lr")
 
 
@@ -71,7 +80,7 @@ def managed_args(run_dir: Path, stage: Stage, data_yaml: Path, frozen: list[int]
     `<settings runs_dir>/<task>/`, far from the run folder.
     """
     return {"epochs": stage.epochs, "data": str(Path(data_yaml).resolve()),
-            "project": str(Path(run_dir).resolve() / "stages"), "name": stage.name, "exist_ok": True,
+            "project": str(Path(run_dir).resolve() / STAGES), "name": stage.name, "exist_ok": True,
             "freeze": frozen or None}
 
 
@@ -113,19 +122,19 @@ class StageRun:
 
     @property
     def last(self) -> Path:
-        return self.folder / "weights" / "last.pt"
+        return self.folder / LAST
 
     @property
     def best(self) -> Path:
-        return self.folder / "weights" / "best.pt"
+        return self.folder / BEST
 
     @property
     def summary_path(self) -> Path:
-        return self.folder / "summary.json"
+        return self.folder / STAGE_SUMMARY
 
     @property
     def epochs_log(self) -> Path:
-        return self.folder / "epochs.jsonl"
+        return self.folder / EPOCHS_LOG
 
     def done(self) -> bool:
         return self.summary_path.is_file()
@@ -178,7 +187,7 @@ def _prepare_resume(stage_run: StageRun) -> str:
     epoch = _saved_epoch(stage_run.last)
     if epoch is None:
         epoch = _saved_epoch(stage_run.best) if stage_run.best.is_file() else None
-        fallback = "its best.pt" if epoch is not None else f"the start ({stage_run.start_weights})"
+        fallback = f"its {BEST_FILE}" if epoch is not None else f"the start ({stage_run.start_weights})"
         LOG.warning(f"stage {stage_run.stage.name}: {stage_run.last} cannot be read (cut short?): resuming from "
                     f"{fallback}")
         if epoch is None:
@@ -186,7 +195,7 @@ def _prepare_resume(stage_run: StageRun) -> str:
         shutil.copyfile(stage_run.best, stage_run.last)
     if epoch < 0:
         return "ended"
-    results = stage_run.folder / "results.csv"
+    results = stage_run.folder / RESULTS_CSV
     if results.is_file():
         header, *rows = results.read_text().splitlines(keepends=True)
         kept = [r for r in rows if float(r.split(",")[0]) <= epoch + 1]
@@ -219,11 +228,11 @@ def run_stage(stage_run: StageRun, names: dict[int, str], trainer_class: type | 
     LOG.info(f"stage {stage_run.stage.name}: {stage_run.stage.epochs} epochs from {stage_run.start_weights}, "
              f"{len(stage_run.frozen)} frozen layers")
     trainer = _train(stage_run, trainer_class)
-    args = trainer.args if trainer else SimpleNamespace(**yaml.safe_load((stage_run.folder / "args.yaml").read_text()))
+    args = trainer.args if trainer else SimpleNamespace(**yaml.safe_load((stage_run.folder / TRAIN_ARGS).read_text()))
     missing = missing_stage_outputs(stage_run.folder)
     if missing:
         raise UserError(f"stage {stage_run.stage.name}: Ultralytics finished but left no "
-                        f"{', '.join(map(str, missing))} (its output went elsewhere: see log.txt)")
+                        f"{', '.join(map(str, missing))} (its output went elsewhere: see {LOG_FILE})")
     summary = {
         "name": stage_run.stage.name,
         "start_weights": stage_run.start_weights,
