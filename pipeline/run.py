@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.train.runner import start_run
 
     overrides = cli_paths_absolute(args.overrides)
-    runs_dir = args.runs_dir.expanduser().resolve()  # Ultralytics gets absolute paths only (see stages.managed_args)
+    runs_dir = args.runs_dir.expanduser().resolve()  # Ultralytics gets absolute paths only (see train.args.stage_args)
     recipe, base, problems = load_recipe(args.recipe, overrides)
     if recipe.sweep:
         from pipeline.compare.sweep import run_sweep

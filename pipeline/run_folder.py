@@ -54,6 +54,9 @@ REPORT_CSV, REPORT_MD, REPORT_HTML = "report.csv", "report.md", "report.html"
 
 def create_run_dir(runs_root: Path, name: str) -> Path:
     """A new, empty run folder <runs_root>/<name>/<timestamp> (absolute), suffixed -2, -3... when taken."""
+    # Not Ultralytics' increment_path (utils/files.py, 8.4.190): it tests exists() and then mkdir(exist_ok=True),
+    # so two runs started in the same second can both get the same folder. mkdir() without exist_ok claims a
+    # name atomically: whoever loses the race gets FileExistsError and takes the next suffix.
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     parent = runs_root.expanduser().resolve() / name
     parent.mkdir(parents=True, exist_ok=True)

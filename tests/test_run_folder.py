@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import yaml
 from conftest import REPO
 
 from pipeline.run import main as run_main
-from pipeline.run_folder import LOCK, hold
+from pipeline.run_folder import LOCK, create_run_dir, hold
 
 
 @pytest.fixture
@@ -153,3 +154,21 @@ def test_resume_repairs_what_a_kill_or_full_disk_left(tmp_path, synth_yaml, tiny
     assert json.loads((run_dir / "metrics.json").read_text())["epochs"] == 3
     if damage == "last-pt-cut-short":
         assert "cannot be read (cut short?): resuming from its best.pt" in (run_dir / "log.txt").read_text()
+
+
+def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path):
+    """Eight callers at once (a sweep's children, two shells): each claims a folder nobody else got."""
+    start, made = threading.Barrier(8), []
+
+    def claim() -> None:
+        start.wait()
+        made.append(create_run_dir(tmp_path / "runs", "same"))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(made)) == 8 and all(p.is_dir() and not any(p.iterdir()) for p in made)
+    stamps = {p.name.split("-")[0] + "-" + p.name.split("-")[1] for p in made}
+    assert len(stamps) <= 2  # one second (or two, at a boundary): the -2, -3 ... suffixes told them apart

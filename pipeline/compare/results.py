@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from pipeline.compare.grid import SweepConfig
 from pipeline.errors import UserError
 from pipeline.run_folder import ENV, METRICS, POINT_STATUS, POINTS, RECIPE, SWEEP_MARKER, is_sweep_dir
+from pipeline.train.args import stage_freeze
 
 FIGURES = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "recall", "epochs",
            "time_per_epoch_s", "train_time_s", "images_per_s", "peak_memory_mb", "inference_ms_per_image"]
@@ -50,7 +51,8 @@ def freeze_label(recipe: dict[str, Any]) -> str:
     """The freeze spec as written in the recipe; per stage (`head:backbone > full:none`) for schedules."""
     if not recipe.get("stages"):
         return str(recipe.get("freeze", "none"))
-    return " > ".join(f"{s['name']}:{s.get('freeze', recipe.get('freeze', 'none'))}" for s in recipe["stages"])
+    recipe_freeze = recipe.get("freeze", "none")
+    return " > ".join(f"{s['name']}:{stage_freeze(recipe_freeze, s.get('freeze'))}" for s in recipe["stages"])
 
 
 def _dataset_label(data: str) -> str:

@@ -18,14 +18,17 @@ from pipeline.distill.trainers import distill_trainer_class, native_train_args
 from pipeline.recipe.preflight import Prepared
 from pipeline.recipe.schema import Stage
 from pipeline.run_folder import PSEUDO, PSEUDO_DATA, stage_dir
-from pipeline.train.stages import StageRun, default_epochs, managed_args
+from pipeline.train.args import default_epochs, stage_args
+from pipeline.train.stages import StageRun
 
 
 def teacher_stage_run(prepared: Prepared, run_dir: Path) -> StageRun:
     """Stage `teacher`: fine-tune the teacher on the run's data with train args `train` + `distill.teacher_train`."""
-    train = {**prepared.recipe.train, **prepared.recipe.distill.teacher_train}
-    stage = Stage(name=TEACHER_STAGE, epochs=train.pop("epochs", default_epochs()))
-    args = {**train, **managed_args(run_dir, stage, prepared.dataset.yaml_path, [])}
+    recipe, own = prepared.recipe, dict(prepared.recipe.distill.teacher_train)
+    epochs = own.pop("epochs", recipe.train.get("epochs", default_epochs()))
+    stage = Stage(name=TEACHER_STAGE, epochs=epochs, train=own)
+    args = stage_args(recipe, stage, len(prepared.dataset.names), run_dir, prepared.dataset.yaml_path, [],
+                      scale_lr=False)
     return StageRun(stage, "none", stage_dir(run_dir, stage.name), prepared.teacher.source, [], args)
 
 

@@ -22,7 +22,7 @@ from pipeline.recipe.models import (
     transfer_weights,
 )
 from pipeline.recipe.schema import Recipe
-from pipeline.train.stages import plan_stages, stage_freeze
+from pipeline.train.args import plan_stages, stage_freeze
 
 LOG = logging.getLogger("roadtune")
 
@@ -102,7 +102,8 @@ def _freeze_plans(recipe: Recipe, model: nn.Module, problems: list[str]) -> dict
     plans = {}
     stages = plan_stages(recipe)
     for i, stage in enumerate(stages):
-        spec, key = stage_freeze(recipe, stage), f"stages.{i}.freeze" if stage.freeze is not None else "freeze"
+        spec = stage_freeze(recipe.freeze, stage.freeze)
+        key = f"stages.{i}.freeze" if stage.freeze is not None else "freeze"
         indices = _collect(problems, key, resolve_freeze, spec, model)
         plan = _collect(problems, key, freeze_plan, model, indices) if indices is not None else None
         if plan is not None:

@@ -36,9 +36,10 @@ from pipeline.run_folder import (
     stage_dir,
     write_atomic,
 )
+from pipeline.train.args import plan_stages, stage_args, stage_freeze
 from pipeline.train.augment import build_augmentations
 from pipeline.train.metrics import headline, read_epochs, timing_summary
-from pipeline.train.stages import StageRun, managed_args, plan_stages, run_stage, stage_freeze, stage_train_args
+from pipeline.train.stages import StageRun, run_stage
 
 LOG = logging.getLogger("roadtune")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # Ultralytics colours its console lines; log.txt is plain text
@@ -112,9 +113,9 @@ def stage_runs(prepared: Prepared, run_dir: Path) -> list[StageRun]:
     runs = []
     for stage in stages:
         frozen = prepared.plans[stage.name].frozen_layers
-        args = {**stage_train_args(recipe, stage, len(prepared.dataset.names)),
-                **managed_args(run_dir, stage, prepared.dataset.yaml_path, frozen), **extra}
-        runs.append(StageRun(stage, stage_freeze(recipe, stage), stage_dir(run_dir, stage.name), start, frozen, args))
+        args = stage_args(recipe, stage, len(prepared.dataset.names), run_dir, prepared.dataset.yaml_path, frozen)
+        spec = stage_freeze(recipe.freeze, stage.freeze)
+        runs.append(StageRun(stage, spec, stage_dir(run_dir, stage.name), start, frozen, {**args, **extra}))
         start = str(runs[-1].last)
     return runs
 
