@@ -155,6 +155,7 @@ def _shapes(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["detect", "classify"])
 def test_checkpoints_of_a_real_training_load_safely(task, tmp_path, synth_data):
     from ultralytics import YOLO

@@ -38,6 +38,7 @@ def metrics(run_dir: Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
 
 
+@pytest.mark.slow
 def test_repeats_are_averaged_and_datasets_get_separate_tables(runs, tmp_path):
     assert compare_main([str(runs["A0"]), str(runs["A1"]), str(runs["B0"]), "--out", str(tmp_path)]) == 0
     report = pd.read_csv(tmp_path / "report.csv")
@@ -58,6 +59,7 @@ def test_repeats_are_averaged_and_datasets_get_separate_tables(runs, tmp_path):
     assert len(list(tmp_path.glob("*.png"))) == 10
 
 
+@pytest.mark.slow
 def test_incomplete_folder_is_an_error_or_a_listed_skip(runs, tmp_path, capsys):
     unfinished = shutil.copytree(runs["B0"], tmp_path / "unfinished")
     (unfinished / "metrics.json").unlink()

@@ -51,6 +51,7 @@ def point_ids(folder: Path) -> list[str]:
     return sorted(p.name for p in (folder / "points").iterdir())
 
 
+@pytest.mark.slow
 def test_sweep_report_rows_plots_and_recommendation(sweep):
     report = pd.read_csv(sweep / "report.csv")
     assert list(report["freeze"]) == DEPTHS
@@ -96,6 +97,7 @@ def test_bad_grid_is_reported_before_training(tmp_path, grid, expected):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_rerun_and_resume_run_only_the_missing_points(sweep, recipe, tmp_path, capsys):
     runs = tmp_path / "runs"
     copy = shutil.copytree(sweep, runs / "tiny-sweep" / "20000101-000000")
@@ -116,6 +118,7 @@ def test_rerun_and_resume_run_only_the_missing_points(sweep, recipe, tmp_path, c
     assert "3 points, 3 finished, 0 to run" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_failing_point_is_recorded_and_the_others_finish(tmp_path):
     # nbs 0 passes the recipe checks (an integer) and fails in the point's trainer (Ultralytics: nbs >= 1).
     recipe = sweep_recipe(tmp_path, {"train.nbs": [0, 64]}, name="failing")
@@ -130,6 +133,7 @@ def test_failing_point_is_recorded_and_the_others_finish(tmp_path):
     assert "## Failed points" in markdown and status["error"][:60] in markdown
 
 
+@pytest.mark.slow
 def test_ray_executor_gives_the_same_rows(sweep, tmp_path):
     ray = pytest.importorskip("ray", reason="Ray is optional: pip install 'roadtune[ray]'")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)

@@ -107,6 +107,7 @@ def frozen_run(tmp_path_factory, shapes) -> tuple[Path, Path]:
     return start, run_dir
 
 
+@pytest.mark.slow
 def test_frozen_backbone_bit_identical_and_top1_top5(frozen_run):
     start, run_dir = frozen_run
     model = build_model("yolov8n-cls.yaml", nc=3)
@@ -132,6 +133,7 @@ def test_frozen_backbone_bit_identical_and_top1_top5(frozen_run):
     assert (run_dir / "stages/train/weights/best.pt").is_file()
 
 
+@pytest.mark.slow
 def test_two_stage_scaled_lr_from_head_weights(tmp_path, shapes):
     run_dir = run_recipe({
         "name": "signs2", "task": "classify", "model": "yolo11n-cls.yaml", "data": str(shapes),
@@ -150,6 +152,7 @@ def test_two_stage_scaled_lr_from_head_weights(tmp_path, shapes):
     assert metrics["epochs"] == 2 and metrics["top1"] == full["top1"]
 
 
+@pytest.mark.slow
 def test_gtsrb_mini_readable_names(tmp_path):
     """The real 43-class subset: names from its classes.yaml, every class reported."""
     data = tmp_path / "gtsrb_mini"
@@ -315,6 +318,7 @@ def test_kl_term_finite_and_decreasing_on_a_fixed_batch(shapes):
     assert float(hinton_kl(-logits, logits, 2.0)) == pytest.approx(float(manual) * 4, rel=1e-5)  # times T^2
 
 
+@pytest.mark.slow
 def test_soft_label_student_is_a_plain_checkpoint(tmp_path, shapes, frozen_run):
     from ultralytics import YOLO
 

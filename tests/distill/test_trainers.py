@@ -52,6 +52,7 @@ def only(term: str) -> DistillConfig:
     return DistillConfig(teacher="unused", weights=weights)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("term", list(TERMS))
 def test_each_term_is_finite_nonzero_and_pulls_the_student_to_the_teacher(term, teacher_pt, fixed_batch):
     """A few optimizer steps on one term alone shrink that divergence on a fixed batch."""
@@ -99,6 +100,7 @@ def roadtune_run(tmp_path_factory, synth_data, teacher_pt) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_terms_are_logged_like_ultralytics_losses(roadtune_run):
     results = pd.read_csv(roadtune_run / "results.csv")
     assert list(results["epoch"]) == [1, 2], "the resumed run ends with the uninterrupted epoch count"
@@ -107,6 +109,7 @@ def test_terms_are_logged_like_ultralytics_losses(roadtune_run):
         assert np.isfinite(results[name]).all() and (results[name] > 0).all(), results[name]
 
 
+@pytest.mark.slow
 def test_student_checkpoint_is_plain_ultralytics(roadtune_run, synth_data, tmp_path):
     """Loads, validates, predicts and exports in a Python that never imports pipeline; no teacher, no projector."""
     script = f"""
@@ -129,6 +132,7 @@ print("OK", len(keys), metrics.box.map50, exported)
     assert "OK" in out.stdout and ".torchscript" in out.stdout
 
 
+@pytest.mark.slow
 def test_segment_student_distils_masks_too(tmp_path, synth_data):
     from ultralytics import YOLO
 
@@ -211,6 +215,7 @@ def native_run(tmp_path_factory, synth_yaml) -> Path:
     return folder / "run"
 
 
+@pytest.mark.slow
 def test_native_runs_after_a_teacher_stage(native_run):
     metrics = json.loads((native_run / "metrics.json").read_text())
     assert [s["name"] for s in metrics["stages"]] == ["teacher", "train"]
@@ -218,6 +223,7 @@ def test_native_runs_after_a_teacher_stage(native_run):
     assert (results["train/dis_loss"] > 0).all()
 
 
+@pytest.mark.slow
 def test_roadtune_runs_from_a_run_folder_teacher(native_run, synth_yaml, tmp_path):
     """A finished run folder is a teacher: its final stage's best.pt."""
     from pipeline.run import main
@@ -238,6 +244,7 @@ def test_shipped_recipes_validate(name, capsys):
     assert main([str(REPO / "recipes" / f"{name}.yaml"), "--dry-run"]) == 0, capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_distillation_weight_ramps_up_over_ramp_epochs(teacher_pt, fixed_batch, synth_data):
     """The applied terms are the raw terms times weight times the ramp (batch k of ramp_epochs*batches: k/that);
     kd_ratio is their sum over the detection items'. Before the ramp, batch 1 carried the full weight."""
@@ -296,6 +303,7 @@ def pseudo_run(tmp_path_factory, synth_yaml, synth_data, teacher_pt) -> tuple[Pa
     return folder / "run", folder
 
 
+@pytest.mark.slow
 def test_student_trains_on_teacher_labelled_frames(pseudo_run, synth_data):
     import yaml
 
@@ -325,6 +333,7 @@ def test_student_trains_on_teacher_labelled_frames(pseudo_run, synth_data):
     assert recorded == [str(folder / "road.mp4"), str(folder / "stills")], "absolute in the run folder's recipe"
 
 
+@pytest.mark.slow
 def test_complete_labels_are_reused_incomplete_ones_redone(pseudo_run, teacher_pt, synth_yaml):
     """A complete cache (counts.json) is reused untouched; without counts.json (labelling interrupted) it is redone
     from scratch, not appended to (Ultralytics' save_txt appends)."""

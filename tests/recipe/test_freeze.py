@@ -41,6 +41,7 @@ def test_plan_counts_match_roles_and_totals():
     assert "frozen layers: 10" in plan.render()
 
 
+@pytest.mark.slow
 def test_ultralytics_freezes_exactly_the_plan(tmp_path, synth_data, tiny_train):
     """Train through Ultralytics' freeze=; inside the trainer, gradients and BatchNorm modes follow the plan."""
     from ultralytics import YOLO

@@ -101,6 +101,7 @@ def test_preview_cli_rejects_unknown_preset(road_data, tmp_path, capsys):
     assert not (tmp_path / "g.jpg").exists()
 
 
+@pytest.mark.slow
 def test_training_really_applies_the_presets(road_data, tmp_path, monkeypatch):
     """Count RandomFog applications during a real 1-epoch training: once per training image (p=1)."""
     import albumentations as A

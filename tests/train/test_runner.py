@@ -39,6 +39,7 @@ def checkpoint_state(path: Path) -> dict[str, torch.Tensor]:
     return (ckpt.get("ema") or ckpt["model"]).state_dict()
 
 
+@pytest.mark.slow
 def test_frozen_layers_bit_identical_trainable_changed(tmp_path, synth_yaml, tiny_train, write_recipe):
     model = build_model("yolov8n.yaml", nc=5)
     start = save_checkpoint(model, tmp_path / "start.pt")
@@ -76,6 +77,7 @@ def test_frozen_layers_bit_identical_trainable_changed(tmp_path, synth_yaml, tin
     assert yaml.safe_load((run_dir / "recipe.yaml").read_text())["model"] == str(start)
 
 
+@pytest.mark.slow
 def test_two_stage_scaled_lr_from_previous_weights(tmp_path, synth_yaml, tiny_train, write_recipe):
     recipe = write_recipe({
         "name": "two", "task": "detect", "model": "yolov8n.yaml", "data": str(synth_yaml),
@@ -97,6 +99,7 @@ def test_two_stage_scaled_lr_from_previous_weights(tmp_path, synth_yaml, tiny_tr
     assert metrics["epochs"] == 2 and metrics["frozen_layers"] == 0
 
 
+@pytest.mark.slow
 def test_auto_optimizer_is_pinned_when_lr_scale_is_used(tmp_path, synth_yaml, tiny_train, write_recipe, capsys):
     recipe = write_recipe({
         "name": "auto", "task": "detect", "model": "yolov8n.yaml", "data": str(synth_yaml), "train": tiny_train,
@@ -109,6 +112,7 @@ def test_auto_optimizer_is_pinned_when_lr_scale_is_used(tmp_path, synth_yaml, ti
     assert b["lr0"] == pytest.approx(a["lr0"] * 0.5)
 
 
+@pytest.mark.slow
 def test_segment_run_reports_mask_map(tmp_path, synth_yaml, tiny_train, write_recipe):
     recipe = write_recipe({"name": "seg", "task": "segment", "model": "yolov8n-seg.yaml", "data": str(synth_yaml),
                            "freeze": 10, "train": tiny_train})
@@ -117,6 +121,7 @@ def test_segment_run_reports_mask_map(tmp_path, synth_yaml, tiny_train, write_re
     assert 0.0 <= metrics["mask_map50_95"] <= metrics["mask_map50"] <= 1.0
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_epoch_count(tmp_path, synth_yaml, tiny_train, write_recipe):
     recipe = write_recipe({"name": "kill", "task": "detect", "model": "yolov8n.yaml", "data": str(synth_yaml),
                            "freeze": 5, "train": {**tiny_train, "epochs": 3}})
@@ -138,6 +143,7 @@ def test_killed_run_resumes_to_the_same_epoch_count(tmp_path, synth_yaml, tiny_t
     assert len(pd.read_csv(run_dir / "stages/train/results.csv")) == 3
 
 
+@pytest.mark.slow
 def test_finished_run_never_overwritten(tmp_path, synth_yaml, tiny_train, write_recipe, capsys):
     recipe = write_recipe({"name": "same", "task": "detect", "model": "yolov8n.yaml", "data": str(synth_yaml),
                            "freeze": "all-but-head", "train": tiny_train})
@@ -152,6 +158,7 @@ def test_finished_run_never_overwritten(tmp_path, synth_yaml, tiny_train, write_
     assert len(folders) == 2 and first in folders
 
 
+@pytest.mark.slow
 def test_coco_weights_transfer_into_yolov5nu_on_kitti(tmp_path, tiny_train, write_recipe):
     """The real offline fine-tuning start: original YOLOv5n COCO weights into yolov5nu.yaml, trained on KITTI."""
     weights = shared_path("weights/yolov5n_coco_state_dict.pt")
@@ -169,6 +176,7 @@ def test_coco_weights_transfer_into_yolov5nu_on_kitti(tmp_path, tiny_train, writ
     assert "freshly initialised layers: [24]" in (run_dir / "log.txt").read_text()
 
 
+@pytest.mark.slow
 def test_augment_presets_reach_the_trainer(tmp_path, synth_yaml, tiny_train, write_recipe):
     recipe = write_recipe({"name": "aug", "task": "detect", "model": "yolov8n.yaml", "data": str(synth_yaml),
                            "augment": {"presets": ["fog", "night"], "p": 1.0}, "train": tiny_train})
@@ -178,6 +186,7 @@ def test_augment_presets_reach_the_trainer(tmp_path, synth_yaml, tiny_train, wri
     assert yaml.safe_load((run_dir / "recipe.yaml").read_text())["augment"] == {"presets": ["fog", "night"], "p": 1.0}
 
 
+@pytest.mark.slow
 def test_video_section_runs_the_demo_on_the_final_weights(tmp_path, synth_yaml, tiny_train, write_recipe):
     import cv2
     import numpy as np

@@ -128,6 +128,7 @@ def test_importing_the_config_does_not_import_ultralytics_or_torch() -> None:
     assert done.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_outputs_match_input_and_separate_predictions(weights: Path, clip: Path, tmp_path: Path) -> None:
     summary, rows = run(weights, clip, tmp_path / "out", batch=4)
     out = Path(summary["out_dir"])
@@ -149,6 +150,7 @@ def test_outputs_match_input_and_separate_predictions(weights: Path, clip: Path,
         assert_same(detections(rows[rows["frame"] == i]), result_detections(alone), i)
 
 
+@pytest.mark.slow
 def test_tracking_gives_the_moving_car_one_id(weights: Path, clip: Path, tmp_path: Path) -> None:
     summary, rows = run(weights, clip, tmp_path / "out", conf=0.1, track="bytetrack")
     cars = rows[(rows["class_name"] == "car") & (rows["track_id"] != "")]
@@ -162,6 +164,7 @@ def test_tracking_gives_the_moving_car_one_id(weights: Path, clip: Path, tmp_pat
     assert summary["unique_tracks_per_class"]["car"] == cars["track_id"].nunique()
 
 
+@pytest.mark.slow
 def test_cli_never_overwrites_and_filters_classes(weights: Path, clip: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "demo"
@@ -192,6 +195,7 @@ def export_home(weights: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return Path(shutil.copy2(weights, tmp_path_factory.mktemp("exports") / "model.pt"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["onnx", "openvino"])
 def test_exported_backend_gives_the_same_detections(export_home: Path, clip: Path, tmp_path: Path,
                                                     backend: str) -> None:
@@ -205,6 +209,7 @@ def test_exported_backend_gives_the_same_detections(export_home: Path, clip: Pat
     assert len(exports_in(export_home.parent, {"onnx": ".onnx", "openvino": "_openvino_model"}[backend])) == 1
 
 
+@pytest.mark.slow
 def test_export_is_cached_until_the_weights_change(export_home: Path, clip: Path, tmp_path: Path) -> None:
     if not installed("onnx"):
         pytest.skip("onnx packages not installed (pip install roadtune[export])")
@@ -225,6 +230,7 @@ def test_export_is_cached_until_the_weights_change(export_home: Path, clip: Path
     assert renewed != export and summary["frames"] == 2
 
 
+@pytest.mark.slow
 def test_shared_dashcam_clip_keeps_frames_size_and_fps(weights: Path, tmp_path: Path) -> None:
     dashcam = shared_path("video/highway_dashcam_udacity_test_video.mp4")
     summary, rows = run(weights, dashcam, tmp_path / "out", conf=0.01, imgsz=128)
@@ -235,6 +241,7 @@ def test_shared_dashcam_clip_keeps_frames_size_and_fps(weights: Path, tmp_path: 
     assert rows[["x1", "x2"]].to_numpy().max() <= 1280 and rows[["y1", "y2"]].to_numpy().max() <= 720
 
 
+@pytest.mark.slow
 def test_frames_failing_to_decode_midway_are_skipped_and_counted(weights: Path, tmp_path: Path) -> None:
     path = write_video(tmp_path / "damaged.avi", [scene(i)[0] for i in range(12)], fourcc="MJPG")
     data = bytearray(path.read_bytes())
@@ -271,6 +278,7 @@ def bad_inputs(tmp: Path, weights: Path, clip: Path) -> dict[str, tuple[list[str
     }
 
 
+@pytest.mark.slow
 def test_bad_inputs_fail_cleanly(weights: Path, clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     for name, (argv, message) in bad_inputs(tmp_path, weights, clip).items():
         out = tmp_path / f"out_{name.replace(' ', '_')}"
@@ -287,6 +295,7 @@ def test_cli_subprocess_exit_code_and_no_traceback(tmp_path: Path) -> None:
     assert done.returncode == 2 and done.stderr.strip() == f"error: video not found: {tmp_path / 'v.mp4'}"
 
 
+@pytest.mark.slow
 def test_a_failed_run_leaves_no_complete_looking_outputs(weights: Path, clip: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from pipeline.video import outputs
@@ -306,6 +315,7 @@ def test_a_failed_run_leaves_no_complete_looking_outputs(weights: Path, clip: Pa
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["under a file", "read-only folder"])
 def test_an_unwritable_out_is_a_clean_error(weights: Path, clip: Path, tmp_path: Path, case: str,
                                             capsys: pytest.CaptureFixture) -> None:
@@ -328,6 +338,7 @@ def test_an_unwritable_out_is_a_clean_error(weights: Path, clip: Path, tmp_path:
     assert len(err.splitlines()) == 1 and not out.exists()
 
 
+@pytest.mark.slow
 def test_parallel_drawing_encodes_every_frame_in_order(weights: Path, clip: Path, tmp_path: Path) -> None:
     """Frames drawn by several workers come out exactly as drawing and encoding them one by one does."""
     from ultralytics import YOLO
