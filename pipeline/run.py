@@ -111,8 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _resume(args)
     if args.recipe is None:
         raise UserError("give a recipe file (e.g. recipes/quickstart.yaml) or --resume RUN_DIR")
+    from pipeline.recipe.overrides import cli_paths_absolute
     from pipeline.recipe.preflight import prepare
-    from pipeline.recipe.schema import cli_paths_absolute, load_recipe
+    from pipeline.recipe.schema import load_recipe
     from pipeline.run_folder import create_run_dir, is_finished, shown
     from pipeline.train.runner import start_run
 

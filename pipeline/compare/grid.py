@@ -19,7 +19,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.errors import UserError
-from pipeline.recipe.schema import apply_overrides, format_validation_error, parse_recipe, validate_recipe
+from pipeline.recipe.overrides import apply_overrides
+from pipeline.recipe.schema import format_validation_error, parse_recipe, validate_recipe
 
 
 class SweepConfig(BaseModel):

@@ -19,8 +19,8 @@ import yaml
 
 from pipeline.compare.grid import Point, SweepConfig, expand, parse_sweep, point_raw
 from pipeline.errors import UserError
+from pipeline.recipe.overrides import apply_overrides
 from pipeline.recipe.schema import (
-    apply_overrides,
     load_yaml,
     raise_problems,
     validate_recipe,
