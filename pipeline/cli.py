@@ -11,8 +11,9 @@ from pathlib import Path
 # subcommand: (module whose ``main(argv)`` runs it, the one line ``roadtune --help`` shows for it)
 SUBCOMMANDS = {
     "run": ("pipeline.run", "run a recipe (training, stages, sweeps), or --resume an interrupted run"),
-    "compare": ("pipeline.compare", "compare finished runs and sweeps in one report, or --advise a freeze depth"),
-    "video": ("pipeline.video", "annotated video, per-frame detections and tracks, and FPS for a model"),
+    "compare": ("pipeline.compare.__main__",
+                "compare finished runs and sweeps in one report, or --advise a freeze depth"),
+    "video": ("pipeline.video.__main__", "annotated video, per-frame detections and tracks, and FPS for a model"),
     "datasets": ("pipeline.datasets.__main__", "convert datasets to YOLO format, check them, preview augmentations"),
 }
 

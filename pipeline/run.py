@@ -69,10 +69,10 @@ def print_plan(prepared) -> None:
 
 def resume(run_dir: Path, dry_run: bool = False) -> int:
     """Continue an interrupted run; a finished one is reported and left untouched."""
-    from pipeline.preflight import prepare
-    from pipeline.recipe import load_recipe
-    from pipeline.run_folder import METRICS, RECIPE, is_finished, shown
-    from pipeline.runner import execute, stage_runs
+    from pipeline.recipe.preflight import prepare
+    from pipeline.recipe.schema import load_recipe
+    from pipeline.run_folder import LAST_FILE, METRICS, RECIPE, is_finished, shown
+    from pipeline.train.runner import execute, stage_runs
 
     if not (run_dir / RECIPE).is_file():
         raise UserError(f"--resume {shown(run_dir)}: not a run folder (no {RECIPE})")
@@ -83,8 +83,9 @@ def resume(run_dir: Path, dry_run: bool = False) -> int:
     prepared = prepare(recipe, base, problems)
     if dry_run:
         left = [sr for sr in stage_runs(prepared, run_dir) if not sr.done()]
+        starts = [f"from its {LAST_FILE}" if sr.last.is_file() else "from the start" for sr in left]
         print(f"would resume {shown(run_dir)}: " + ", ".join(
-            f"stage {sr.stage.name} ({'from its last.pt' if sr.last.is_file() else 'from the start'})" for sr in left))
+            f"stage {sr.stage.name} ({start})" for sr, start in zip(left, starts)))
         return 0
     report_finished(execute(prepared, run_dir), run_dir)
     return 0
@@ -92,11 +93,10 @@ def resume(run_dir: Path, dry_run: bool = False) -> int:
 
 def report_finished(metrics: dict, run_dir: Path) -> None:
     """The closing lines of a run: its folder, the final weights (as the video demo takes them) and headline."""
-    from pipeline.metrics import headline
-    from pipeline.run_folder import STAGES, shown
+    from pipeline.run_folder import final_weights, shown
+    from pipeline.train.metrics import headline
 
-    final = metrics["stages"][-1]["name"]
-    print(f"run folder: {shown(run_dir)}\nweights: {shown(run_dir / STAGES / final / 'weights' / 'best.pt')}\n"
+    print(f"run folder: {shown(run_dir)}\nweights: {shown(final_weights(run_dir, metrics))}\n"
           f"{headline(metrics)}  trainable params {metrics['params_trainable']:,}  time {metrics['train_time_s']} s")
 
 
@@ -111,16 +111,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _resume(args)
     if args.recipe is None:
         raise UserError("give a recipe file (e.g. recipes/quickstart.yaml) or --resume RUN_DIR")
-    from pipeline.preflight import prepare
-    from pipeline.recipe import cli_paths_absolute, load_recipe
+    from pipeline.recipe.overrides import cli_paths_absolute
+    from pipeline.recipe.preflight import prepare
+    from pipeline.recipe.schema import load_recipe
     from pipeline.run_folder import create_run_dir, is_finished, shown
-    from pipeline.runner import start_run
+    from pipeline.train.runner import start_run
 
     overrides = cli_paths_absolute(args.overrides)
-    runs_dir = args.runs_dir.expanduser().resolve()  # Ultralytics gets absolute paths only (see stages.managed_args)
+    runs_dir = args.runs_dir.expanduser().resolve()  # Ultralytics gets absolute paths only (see train.args.stage_args)
     recipe, base, problems = load_recipe(args.recipe, overrides)
     if recipe.sweep:
-        from pipeline.sweep import run_sweep
+        from pipeline.compare.sweep import run_sweep
 
         return run_sweep(args.recipe, overrides, runs_dir=runs_dir, dry_run=args.dry_run,
                          devices=args.devices, ray_address=args.ray, problems=problems)
@@ -143,7 +144,8 @@ def _resume(args: argparse.Namespace) -> int:
         given = " and ".join(x for x, on in (("a recipe file", args.recipe), ("--set", args.overrides)) if on)
         raise UserError(f"--resume continues a run with the recipe it was started with; {given} cannot change it "
                         "(start a new run instead)")
-    from pipeline.sweep import is_sweep_dir, run_sweep
+    from pipeline.compare.sweep import run_sweep
+    from pipeline.run_folder import is_sweep_dir
 
     run_dir = args.resume.expanduser().resolve()
     if is_sweep_dir(run_dir):

@@ -1,34 +1,62 @@
-"""The run folder: its file names, creating one (never overwriting), atomic writes, and the one-process lock.
+"""The run folder: every file and folder name in it, creating one (never overwriting), reading it back, atomic
+writes, and the one-process lock. No other module spells one of these names.
 
 A run folder is ``runs/<name>/<YYYYmmdd-HHMMSS>/`` holding ``recipe.yaml``, ``env.json``, ``stages/<stage>/``
 (Ultralytics' own output), ``metrics.json`` and ``log.txt``. ``metrics.json`` exists only once the run finished,
 which is how a resume knows what is left to do; a finished run folder is read-only to every command.
+A sweep folder is a run folder holding ``sweep.json``, one run folder per point under ``points/`` and the report.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import UserError
 
-RECIPE = "recipe.yaml"
+# a run folder
+RECIPE = "recipe.yaml"  # the resolved recipe: every path absolute, every default filled in
 ENV = "env.json"
 METRICS = "metrics.json"
 LOG_FILE = "log.txt"
+INIT_WEIGHTS = "init.pt"  # the model after a weights transfer, where the first stage starts
 STAGES = "stages"
-PSEUDO = "pseudo"  # the teacher-labelled frames of distill.unlabeled, with counts.json
-PSEUDO_COUNTS = "pseudo/counts.json"
+PSEUDO = "pseudo"  # the teacher-labelled frames of distill.unlabeled, as a dataset with counts.json
+PSEUDO_DATA = "data.yaml"  # in PSEUDO
+PSEUDO_COUNTS_FILE = "counts.json"  # in PSEUDO: written last, so it marks a complete labelling
+PSEUDO_COUNTS = f"{PSEUDO}/{PSEUDO_COUNTS_FILE}"
+VIDEO = "video"  # the recipe's video demo
 LOCK = ".lock"
-STAGE_OUTPUTS = ("weights/best.pt", "weights/last.pt", "results.csv")  # what Ultralytics leaves in a stage folder
+# a stage folder, stages/<stage>/: Ultralytics' output (weights/, results.csv, args.yaml) and roadtune's beside it
+WEIGHTS = "weights"
+BEST_FILE, LAST_FILE = "best.pt", "last.pt"
+BEST = f"{WEIGHTS}/{BEST_FILE}"
+LAST = f"{WEIGHTS}/{LAST_FILE}"
+PROJECTOR = f"{WEIGHTS}/distill_projector.pt"  # beside last.pt: the projector is not part of the student checkpoint
+RESULTS_CSV = "results.csv"
+TRAIN_ARGS = "args.yaml"
+STAGE_SUMMARY = "summary.json"
+EPOCHS_LOG = "epochs.jsonl"
+STAGE_OUTPUTS = (BEST, LAST, RESULTS_CSV)  # what Ultralytics leaves in a stage folder
+# a sweep folder
+SWEEP_MARKER = "sweep.json"
+POINTS = "points"
+POINT_STATUS = "status.json"  # in a point's folder: how its child process ended
+POINT_CONSOLE = "console.txt"  # in a point's folder: its child process' output
+REPORT_CSV, REPORT_MD, REPORT_HTML = "report.csv", "report.md", "report.html"
 
 
 def create_run_dir(runs_root: Path, name: str) -> Path:
     """A new, empty run folder <runs_root>/<name>/<timestamp> (absolute), suffixed -2, -3... when taken."""
+    # Not Ultralytics' increment_path (utils/files.py, 8.4.190): it tests exists() and then mkdir(exist_ok=True),
+    # so two runs started in the same second can both get the same folder. mkdir() without exist_ok claims a
+    # name atomically: whoever loses the race gets FileExistsError and takes the next suffix.
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     parent = runs_root.expanduser().resolve() / name
     parent.mkdir(parents=True, exist_ok=True)
@@ -45,6 +73,31 @@ def create_run_dir(runs_root: Path, name: str) -> Path:
 def is_finished(run_dir: Path) -> bool:
     """A finished run has its metrics.json; nothing writes into it again."""
     return (run_dir / METRICS).is_file()
+
+
+def stage_dir(run_dir: Path, stage: str) -> Path:
+    """A stage's folder, where Ultralytics writes (project=<run>/stages, name=<stage>)."""
+    return run_dir / STAGES / stage
+
+
+def final_weights(run_dir: Path, metrics: dict[str, Any]) -> Path:
+    """The best.pt of a finished run's last stage."""
+    return stage_dir(run_dir, metrics["stages"][-1]["name"]) / BEST
+
+
+def point_dir(sweep_dir: Path, point_id: str) -> Path:
+    """A sweep point's run folder."""
+    return sweep_dir / POINTS / point_id
+
+
+def is_sweep_dir(path: Path) -> bool:
+    """A sweep folder carries its sweep.json."""
+    return (path / SWEEP_MARKER).is_file()
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    """A finished run's metrics.json."""
+    return json.loads((run_dir / METRICS).read_text())
 
 
 def shown(path: Path) -> str:

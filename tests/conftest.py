@@ -129,7 +129,7 @@ def official_weights(tmp_path_factory) -> Path:
     architectures (COCO's 80 classes, untrained), saved as Ultralytics checkpoints where README says to put them
     ($ROADTUNE_WEIGHTS).
     """
-    from pipeline.models import build_model, save_checkpoint
+    from pipeline.recipe.models import build_model, save_checkpoint
 
     folder = tmp_path_factory.mktemp("weights")
     for name in ("yolov8n", "yolov8n-seg"):

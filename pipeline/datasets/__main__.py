@@ -24,8 +24,8 @@ TASKS = ("detect", "segment", "classify")
 
 def _parser() -> argparse.ArgumentParser:
     # light imports only: --help must answer at once; ultralytics, torch and cv2 load in the subcommands
-    from pipeline.augment import PRESETS
     from pipeline.datasets import FORMATS
+    from pipeline.train.augment import PRESETS
 
     parser = argparse.ArgumentParser(prog=prog("datasets"),
                                      description="Bring road datasets in, check them, preview augmentations.")
@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.json:
             report.write_json(args.json)
         return 0 if report.ok else 1
-    from pipeline.augment import parse_presets, preview
+    from pipeline.train.augment import parse_presets, preview
 
     print(f"wrote {preview(args.data, parse_presets(args.augment, args.p), args.out, args.n, args.imgsz, args.seed)}")
     return 0

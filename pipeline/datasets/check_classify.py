@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from pipeline.datasets.check import DatasetReport, SplitStats, add_duplicate_warnings, add_verdict, scan_image
+from pipeline.datasets.check_report import DatasetReport, SplitStats, add_duplicate_warnings, add_verdict, scan_image
 from pipeline.datasets.images import is_image
 from pipeline.datasets.resolve import VAL_NAMES
 from pipeline.errors import UserError

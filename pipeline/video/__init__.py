@@ -1,10 +1,5 @@
 """Video demo (issue 7): annotated video, per-frame detections and tracks, FPS.
 
-Importing this package does not import Ultralytics or torch (the recipe schema imports :class:`VideoConfig`).
+Importing this package imports nothing: the recipe schema takes :class:`pipeline.video.config.VideoConfig` alone,
+and the command line (:mod:`pipeline.video.cli`) the rest.
 """
-
-from pipeline.video.cli import main
-from pipeline.video.config import VideoConfig
-from pipeline.video.run import run_video
-
-__all__ = ["VideoConfig", "main", "run_video"]

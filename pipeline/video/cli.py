@@ -13,7 +13,6 @@ from pipeline.bootstrap import bootstrap
 from pipeline.cli import prog
 from pipeline.errors import UserError, cli_entry
 from pipeline.video.config import Backend, Tracker, VideoConfig
-from pipeline.video.run import run_video
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems = "; ".join(f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}"
                              for e in error.errors())
         raise UserError(f"invalid option: {problems}") from None
+    from pipeline.video.run import run_video  # OpenCV and the backends load only for a real run, not --help
+
     summary = run_video(args.weights, args.video, args.out, cfg)
     skipped = f", {summary['frames_skipped']} skipped" if summary["frames_skipped"] else ""
     print(f"{summary['frames']} frames{skipped} at {summary['fps']} FPS ({summary['backend']}, {summary['device']}): "

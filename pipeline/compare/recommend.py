@@ -1,0 +1,149 @@
+"""What a comparison recommends: per swept key its best value, for `freeze` the deepest freeze within the tolerance
+of the best, and nothing at all when the runs carry no signal (scores at the floor, or differences inside the noise
+of the repeats). Every function reads a points table (see :func:`pipeline.compare.results.points_table`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+
+from pipeline.compare.results import shown_value
+
+# Below 1 point of mAP50-95 a detector has not learned to place boxes yet: the tiny differences between such runs
+# are initialisation and seed noise, not an effect of the swept setting.
+MIN_MAP50_95 = 0.01
+# A classifier whose best top-1 is within 5 points of chance (1 / number of classes) is still guessing.
+TOP1_CHANCE_MARGIN = 0.05
+# Points whose spread is at most this many repeat std apart cannot be told apart by the sweep.
+NOISE_FACTOR = 2.0
+
+
+def score_floor(score: str, n_classes: int) -> tuple[float, str]:
+    """The best score a comparison needs before it says anything, and how that floor is set."""
+    if score == "top1":
+        chance = 1 / max(n_classes, 1)
+        return chance + TOP1_CHANCE_MARGIN, f"chance level 1/{n_classes} + {TOP1_CHANCE_MARGIN:g}"
+    return MIN_MAP50_95, f"{MIN_MAP50_95 * 100:g} point of mAP50-95"
+
+
+def no_signal(points: pd.DataFrame, score: str, label: str, floor: tuple[float, str]) -> str | None:
+    """The no-signal verdict when even the best point scores below the floor, else None."""
+    best = points[score].max()
+    if pd.notna(best) and best >= floor[0]:
+        return None
+    return (f"**No signal**: the best {label} is {best:.4f}, below the floor of {floor[0]:.4f} ({floor[1]}): these "
+            "runs learned too little for their differences to mean anything; train longer, on more data or from "
+            "pretrained weights. Nothing is recommended.")
+
+
+def _noise_pts(points: pd.DataFrame, score: str) -> float | None:
+    """The largest std over repeats, in points; None when no point was repeated."""
+    return None if points["n"].max() < 2 else points[f"{score}_std"].max() * 100
+
+
+def _inside_noise(points: pd.DataFrame, score: str, what: str) -> str | None:
+    """The no-signal verdict when all the points' spread lies within the repeat noise, else None."""
+    noise = _noise_pts(points, score)
+    spread = (points[score].max() - points[score].min()) * 100
+    if noise is None or spread > NOISE_FACTOR * noise:
+        return None
+    return (f"no signal: {what} lie within the noise of the repeats (spread {spread:.1f} points, std up to "
+            f"{noise:.1f}), so the sweep cannot tell them apart and nothing is recommended; run more repeats or "
+            "epochs.")
+
+
+def _noise_note(points: pd.DataFrame, gap_pts: float, score: str) -> str:
+    """What the repeat noise says about a gap of `gap_pts` points."""
+    noise = _noise_pts(points, score)
+    if noise is None:
+        return " One run per point: the noise of the repeats is unknown (set `sweep.repeats: 3` to measure it)."
+    if gap_pts <= noise:
+        return f" The gap ({gap_pts:.1f} points) is inside the noise of the repeats (std up to {noise:.1f})."
+    return f" Repeat noise: std up to {noise:.1f} points."
+
+
+def _change(pct: float, noun: str) -> str:
+    return f"{abs(pct):.0f}% {'less' if pct >= 0 else 'more'} {noun}"
+
+
+def recommend(points: pd.DataFrame, tolerance: float, score: str = "map50_95", label: str = "mAP50-95",
+              context: str = "") -> str:
+    """The deepest freeze whose `score` is within `tolerance` points of the best of one family, with its savings."""
+    model = points["model"].iloc[0] + (f" from {points['weights'].iloc[0]}" if points["weights"].iloc[0] else "")
+    head = f"**{model}**" + (f" ({context})" if context else "") + ": "
+    quiet = _inside_noise(points, score, "all freeze depths")
+    if quiet:
+        return head + quiet
+    best = points.loc[points[score].idxmax()]
+    within = points[(best[score] - points[score]) * 100 <= tolerance + 1e-9]
+    choice = within.sort_values(["frozen_layers", "params_trainable"], ascending=[False, True]).iloc[0]
+    gap = (best[score] - choice[score]) * 100
+    text = head + (f"freeze `{choice['freeze']}` ({choice['frozen_layers']} layers frozen, "
+                   f"{choice['params_trainable']:,} trainable parameters). Its {label} {choice[score]:.4f} is ")
+    text += ("the best of this comparison." if choice["config"] == best["config"] else
+             f"{gap:.1f} points below the best (`{best['freeze']}`, {best[score]:.4f}), within the "
+             f"{tolerance:g}-point tolerance.")
+    base = points[points["frozen_layers"] == 0]
+    if len(base) and choice["frozen_layers"] > 0:
+        kind = "GPU" if choice["memory_kind"] == "cuda" else "RSS"
+        fewer = 100 * (1 - choice["params_trainable"] / base["params_trainable"].iloc[0])
+        text += (f" Against `freeze: none` it trains {fewer:.0f}% fewer parameters and takes "
+                 f"{_change(choice['time_saved_pct'], 'time per epoch')} and "
+                 f"{_change(choice['memory_saved_pct'], f'peak {kind} memory')}.")
+    return text + _noise_note(points, gap, score)
+
+
+def _time_ratio(point: pd.Series, ref: pd.Series) -> str:
+    if pd.isna(point["train_time_s"]) or not ref["train_time_s"]:
+        return "training time not recorded"
+    return f"training time ×{point['train_time_s'] / ref['train_time_s']:.1f}"
+
+
+def recommend_axis(points: pd.DataFrame, key: str, order: list[str], score: str = "map50_95",
+                   label: str = "mAP50-95", context: str = "") -> str:
+    """The best value of swept `key` among points that differ in `key` only, against the axis' first value."""
+    head = f"best `{key}` at this budget" + (f" ({context})" if context else "") + ": "
+    quiet = _inside_noise(points, score, f"all values of `{key}`")
+    if quiet:
+        return head + quiet
+    value = points["values"].map(lambda v: v.get(key, "—"))
+    ref_value = next(v for v in order if v in set(value))
+    best, ref = points.loc[points[score].idxmax()], points[value == ref_value].iloc[0]
+    if value[best.name] == ref_value:
+        others = points[value != ref_value]
+        runner = others.loc[others[score].idxmax()]
+        gap = (best[score] - runner[score]) * 100
+        text = (f"`{shown_value(key, ref_value)}` itself ({label} {best[score]:.4f}), {gap:.1f} points above the "
+                f"next best (`{shown_value(key, value[runner.name])}`, {_time_ratio(runner, ref)}).")
+    else:
+        gap = (best[score] - ref[score]) * 100
+        text = (f"`{shown_value(key, value[best.name])}`, {gap:+.1f} points of {label} over "
+                f"`{shown_value(key, ref_value)}` ({best[score]:.4f} vs {ref[score]:.4f}), {_time_ratio(best, ref)}.")
+    return head + text + _noise_note(points, gap, score)
+
+
+def _contexts(points: pd.DataFrame, axes: dict[str, list[str]], key: str) -> Iterator[tuple[str, pd.DataFrame]]:
+    """The groups of points that differ in `key` only, each with the other swept values as text."""
+    others = [k for k in axes if k != key]
+    context = points["values"].map(lambda v: ", ".join(f"{k} `{shown_value(k, v.get(k, '—'))}`" for k in others))
+    for text, group in points.groupby(context, sort=False):
+        if group["values"].map(lambda v: v.get(key, "—")).nunique() > 1:
+            yield text, group
+
+
+def recommendations(points: pd.DataFrame, axes: dict[str, list[str]], tolerance: float, score: str, label: str,
+                    floor: tuple[float, str]) -> list[str]:
+    """Every recommendation of one comparison: one per swept key (per combination of the other swept values)."""
+    quiet = no_signal(points, score, label, floor)
+    if quiet:
+        return [quiet]
+    recs = [recommend(group, tolerance, score, label, context) if key == "freeze" else
+            recommend_axis(group, key, order, score, label, context)
+            for key, order in axes.items() for context, group in _contexts(points, axes, key)]
+    if recs:
+        return recs
+    if len(points) == 1:
+        return [f"one point only ({points['n'].sum()} run(s)), no swept key to compare: nothing is recommended."]
+    return ["no two points differ in one swept key only (unfinished or failed points?): nothing is recommended."]

@@ -1,0 +1,254 @@
+"""Results of finished runs, read only from their folders: one row per run, then one per point over repeats.
+
+A row carries what the report compares (accuracy, cost, parameters) and what it groups by: ``config`` (the run's
+recipe without its name and seed: runs that differ only by seed are repeats of one point) and ``family`` (also
+without the freeze: the points a freeze depth is compared within, against the family's ``freeze: none`` point).
+The swept keys (axes) of a comparison are the recipe keys whose values differ between its runs, in the order of the
+sweep's grid (sweep.json) where there is one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import ValidationError
+
+from pipeline.compare.grid import SweepConfig
+from pipeline.errors import UserError
+from pipeline.run_folder import ENV, METRICS, POINT_STATUS, POINTS, RECIPE, SWEEP_MARKER, is_sweep_dir
+from pipeline.train.args import stage_freeze
+
+FIGURES = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "recall", "epochs",
+           "time_per_epoch_s", "train_time_s", "images_per_s", "peak_memory_mb", "inference_ms_per_image"]
+SCORES = {"classify": ("top1", "top-1 accuracy")}  # what a comparison ranks points by; others: mAP50-95
+ENV_KEYS = ["roadtune", "ultralytics", "torch", "python", "device", "device_kind", "cpu_count", "git_commit"]
+SHOWN_AXES = {"freeze", "model", "weights"}  # swept keys the tables already show in columns of their own
+NOT_AXES = {"name", "sweep", "train.seed"}  # recipe keys that never make points differ (seeds make repeats)
+
+
+@dataclass
+class Collected:
+    """Everything found in the given folders: finished runs, failed sweep points, skipped unfinished folders."""
+
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # "<file>: <cause>" of runs skipped with --skip-incomplete
+    grid: dict[str, list[str]] = field(default_factory=dict)  # swept key -> values (display text), from sweep.json
+
+
+def score_of(task: str) -> tuple[str, str]:
+    """The metrics.json key and label a comparison of `task` runs ranks by: top-1 for classify, else mAP50-95."""
+    return SCORES.get(task, ("map50_95", "mAP50-95"))
+
+
+def freeze_label(recipe: dict[str, Any]) -> str:
+    """The freeze spec as written in the recipe; per stage (`head:backbone > full:none`) for schedules."""
+    if not recipe.get("stages"):
+        return str(recipe.get("freeze", "none"))
+    recipe_freeze = recipe.get("freeze", "none")
+    return " > ".join(f"{s['name']}:{stage_freeze(recipe_freeze, s.get('freeze'))}" for s in recipe["stages"])
+
+
+def _dataset_label(data: str) -> str:
+    path = Path(data)
+    return f"{path.parent.name}/{path.name}"
+
+
+def _group_key(recipe: dict[str, Any], drop_freeze: bool) -> str:
+    """JSON of the recipe without name and seed (and without freeze specs): equal keys group together."""
+    key = {k: v for k, v in recipe.items() if k not in ("name", "sweep")}
+    key["train"] = {k: v for k, v in recipe.get("train", {}).items() if k != "seed"}
+    if drop_freeze:
+        key.pop("freeze", None)
+        key["stages"] = [{k: v for k, v in s.items() if k != "freeze"} for s in recipe.get("stages") or []]
+    return json.dumps(key, sort_keys=True, default=str)
+
+
+def value_text(value: Any) -> str:
+    """A recipe value as the report writes it: scalars as written, lists and mappings as compact JSON."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else str(value)
+
+
+def shown_value(key: str, value: str) -> str:
+    """A swept value as tables and plots show it: file names without their folders."""
+    return Path(value).name if key in {"model", "weights", "data"} else value
+
+
+def recipe_values(recipe: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """The recipe as dotted key -> value text, the freeze spec (stages' freezes included) as key `freeze`."""
+    values = {} if prefix else {"freeze": freeze_label(recipe)}
+    for key, value in recipe.items():
+        dotted = prefix + key
+        if dotted in NOT_AXES or dotted == "freeze":
+            continue
+        if dotted == "stages" and value:
+            value = [{k: v for k, v in s.items() if k != "freeze"} for s in value]
+        if isinstance(value, dict):
+            values.update(recipe_values(value, dotted + "."))
+        else:
+            values[dotted] = value_text(value)
+    return values
+
+
+def read_file(path: Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A run's JSON or YAML file as a mapping holding `required`; a UserError naming the file and the cause."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text) if path.suffix == ".yaml" else json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:  # JSONDecodeError is a ValueError
+        cause = " ".join(str(exc).split())  # YAML errors span lines
+        raise UserError(f"{path}: cannot be read ({type(exc).__name__}: {cause})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: cannot be read (not a mapping but {type(data).__name__})")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise UserError(f"{path}: cannot be read (missing {', '.join(missing)})")
+    return data
+
+
+def run_row(run_dir: Path) -> dict[str, Any]:
+    """One finished run folder as a row: recipe, metrics and environment figures."""
+    recipe = read_file(run_dir / RECIPE, ("task", "data", "model"))
+    metrics = read_file(run_dir / METRICS, ("frozen_layers", "params_trainable", "params_total"))
+    env = read_file(run_dir / ENV) if (run_dir / ENV).is_file() else {}
+    return {
+        "run_dir": run_dir.resolve(), "run": run_dir.name, "task": recipe["task"],
+        "dataset": _dataset_label(recipe["data"]), "model": Path(recipe["model"]).name,
+        "weights": Path(recipe["weights"]).name if recipe.get("weights") else "",
+        "freeze": freeze_label(recipe), "seed": recipe.get("train", {}).get("seed"),
+        "config": _group_key(recipe, drop_freeze=False), "family": _group_key(recipe, drop_freeze=True),
+        "frozen_layers": metrics["frozen_layers"], "params_trainable": metrics["params_trainable"],
+        "params_total": metrics["params_total"], "memory_kind": metrics.get("memory_kind"),
+        **{k: metrics.get(k) for k in FIGURES}, "per_class": metrics.get("per_class") or {},
+        **{k: env.get(k) for k in ENV_KEYS}, "values": recipe_values(recipe),
+    }
+
+
+def sweep_grid(sweep_dir: Path) -> dict[str, list[str]]:
+    """The grid of a sweep folder's sweep.json: swept key -> its values as the report writes them."""
+    marker = read_file(sweep_dir / SWEEP_MARKER, ("base",))
+    try:
+        grid = SweepConfig.model_validate(marker["base"].get("sweep")).grid
+    except (ValidationError, AttributeError) as exc:
+        raise UserError(f"{sweep_dir / SWEEP_MARKER}: cannot be read (no valid sweep section: {exc})") from None
+    return {key: [value_text(v) for v in values] for key, values in grid.items()}
+
+
+def _run_folders(folder: Path) -> list[Path]:
+    if is_sweep_dir(folder):
+        return sorted(p for p in (folder / POINTS).glob("*") if p.is_dir())
+    if (folder / RECIPE).is_file():
+        return [folder]
+    raise UserError(f"{folder}: not a run folder (no {RECIPE}) nor a sweep folder (no {SWEEP_MARKER})")
+
+
+def collect(folders: list[Path], skip_incomplete: bool = False) -> Collected:
+    """Read every run in the given run or sweep folders; unfinished or unreadable ones are an error unless skipped."""
+    found, incomplete = Collected(), []
+    for folder in folders:
+        if not folder.is_dir():
+            raise UserError(f"{folder}: no such folder")
+        if is_sweep_dir(folder):
+            for key, values in sweep_grid(folder).items():
+                known = found.grid.setdefault(key, [])
+                known += [v for v in values if v not in known]
+        for run_dir in _run_folders(folder):
+            try:
+                _add_run(found, incomplete, run_dir)
+            except UserError as exc:  # one of the run's files cannot be read
+                if not skip_incomplete:
+                    raise
+                found.unreadable.append(str(exc))
+    if incomplete and not skip_incomplete:
+        raise UserError(f"no {METRICS} in these run folders (unfinished runs; finish them with --resume, or "
+                        "pass --skip-incomplete)", [str(p) for p in incomplete])
+    found.skipped = incomplete
+    if not found.runs:
+        raise UserError("nothing to compare: no finished, readable run in " + ", ".join(map(str, folders)),
+                        found.unreadable)
+    return found
+
+
+def _add_run(found: Collected, incomplete: list[Path], run_dir: Path) -> None:
+    """A finished run becomes a row, a failed sweep point a failure, anything else an unfinished folder."""
+    if (run_dir / METRICS).is_file():
+        found.runs.append(run_row(run_dir))
+        return
+    status = read_file(run_dir / POINT_STATUS) if (run_dir / POINT_STATUS).is_file() else {}
+    if status.get("returncode", 0) != 0:
+        found.failed.append({"run_dir": run_dir.resolve(), "run": run_dir.name, "error": status.get("error", "")})
+    else:
+        incomplete.append(run_dir)
+
+
+def find_axes(runs: pd.DataFrame, grid: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The swept keys of one comparison (keys whose values differ between its runs) -> their values in order.
+
+    Grid keys come first and keep the grid's order of values (its first value is the reference); other differing
+    keys (run folders compared by hand) follow in sorted order, values in order of appearance.
+    """
+    values = pd.DataFrame(list(runs["values"]), index=runs.index).fillna("—")  # "—": key absent in that recipe
+    axes = {}
+    for key in [*grid, *sorted(set(values.columns) - set(grid))]:
+        present = list(dict.fromkeys(values[key])) if key in values else []
+        if len(present) > 1:
+            order = [v for v in grid.get(key, []) if v in present]
+            axes[key] = order + [v for v in present if v not in order]
+    return axes
+
+
+def points_table(runs: pd.DataFrame, score: str = "map50_95", axes: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """One row per point (config): mean and `<metric>_std` over its repeats, `n` repeats, its run folders.
+
+    Each swept key of `axes` not shown otherwise (see SHOWN_AXES) becomes a column holding the point's value;
+    points are ordered by model, by the swept values in their axis order, then by freeze depth.
+    """
+    axes = axes or {}
+    runs = runs.assign(**{k: runs["values"].map(lambda v, k=k: v.get(k, "—")) for k in axis_columns(axes)})
+    grouped = runs.groupby("config", sort=False)
+    first = grouped[["task", "dataset", "model", "weights", "freeze", "family", "frozen_layers", "params_trainable",
+                     "params_total", "memory_kind", "values", *axis_columns(axes)]].first()
+    numeric = runs[FIGURES].apply(pd.to_numeric, errors="coerce").assign(config=runs["config"])
+    means = numeric.groupby("config", sort=False)[FIGURES].mean()
+    stds = numeric.groupby("config", sort=False)[FIGURES].std().add_suffix("_std")  # NaN for a single repeat
+    extra = grouped.agg(n=("run", "size"), run_dirs=("run_dir", list), seeds=("seed", list))
+    points = pd.concat([first, means, stds, extra], axis=1).reset_index()
+    ranks = {f"rank {k}": points["values"].map(lambda v, k=k, order=order: order.index(v.get(k, "—")))
+             for k, order in axes.items() if k != "freeze"}
+    order = ["model", "weights", *ranks, "family", "frozen_layers", "params_trainable"]
+    points = points.assign(**ranks).sort_values(order, ascending=[True] * (len(order) - 1) + [False], kind="stable")
+    return with_deltas(points.drop(columns=list(ranks)).reset_index(drop=True), score)
+
+
+def axis_columns(axes: dict[str, list[str]]) -> list[str]:
+    """The swept keys that get a column of their own in the tables."""
+    return [k for k in axes if k not in SHOWN_AXES]
+
+
+def with_deltas(points: pd.DataFrame, score: str = "map50_95") -> pd.DataFrame:
+    """Deltas against the family's `freeze: none` point: `score` points lost, time and memory saved in %."""
+    base = points[points["frozen_layers"] == 0].drop_duplicates("family").set_index("family")
+    ref = points["family"].map
+    points["map_lost_pts"] = (ref(base[score]) - points[score]) * 100
+    points["time_saved_pct"] = (1 - points["time_per_epoch_s"] / ref(base["time_per_epoch_s"])) * 100
+    points["memory_saved_pct"] = (1 - points["peak_memory_mb"] / ref(base["peak_memory_mb"])) * 100
+    return points.round({"map_lost_pts": 3, "time_saved_pct": 2, "memory_saved_pct": 2})
+
+
+def per_class_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean per-class mAP50-95 of each point (rows: configs, columns: class names); NaN where a class had no AP."""
+    per_class = pd.DataFrame([{"config": c, **pc} for c, pc in zip(runs["config"], runs["per_class"])])
+    return per_class.groupby("config", sort=False).mean(numeric_only=True)
+
+
+def environments(runs: pd.DataFrame) -> pd.DataFrame:
+    """The distinct versions and devices the runs were made with, and how many runs each."""
+    # pandas 3's str dtype keeps None as NaN, and value_counts drops NaN rows: name the missing values instead.
+    env = runs[ENV_KEYS].map(lambda v: "unknown" if v is None or pd.isna(v) else str(v))
+    return env.value_counts(dropna=False).rename("runs").reset_index()

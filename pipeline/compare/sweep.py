@@ -1,0 +1,186 @@
+"""Sweeps: a grid over recipe keys, run point by point into one sweep folder, then compared in a report.
+
+A recipe with a ``sweep:`` section is a grid of points (:mod:`pipeline.compare.grid`).
+The sweep folder ``runs/<name>/<timestamp>/`` holds ``sweep.json`` (the marker: base recipe, grid, points),
+``points/<point-id>/`` (each a normal run folder) and the report. Running the same sweep again, or
+``--resume SWEEP_DIR``, skips finished points and resumes the interrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.compare.grid import Point, SweepConfig, expand, parse_sweep, point_raw
+from pipeline.errors import UserError
+from pipeline.recipe.overrides import apply_overrides
+from pipeline.recipe.schema import (
+    load_yaml,
+    raise_problems,
+    validate_recipe,
+)
+from pipeline.run_folder import METRICS, POINT_CONSOLE, POINTS, RECIPE, SWEEP_MARKER, is_sweep_dir, point_dir
+
+LOG = logging.getLogger("roadtune")
+
+
+@dataclass
+class SweepSpec:
+    """What defines a sweep: the base recipe (overrides applied, `sweep` included) and the folder paths resolve in."""
+
+    base: dict[str, Any]
+    base_dir: Path
+
+    @property
+    def config(self) -> SweepConfig:
+        return SweepConfig.model_validate(self.base["sweep"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "roadtune-sweep", "base": self.base, "base_dir": str(self.base_dir)}
+
+    @classmethod
+    def read(cls, sweep_dir: Path) -> SweepSpec:
+        if not is_sweep_dir(sweep_dir):
+            raise UserError(f"{sweep_dir}: not a sweep folder (no {SWEEP_MARKER})")
+        data = json.loads((sweep_dir / SWEEP_MARKER).read_text())
+        return cls(data["base"], Path(data["base_dir"]))
+
+
+def load_spec(recipe_path: Path, overrides: list[str], problems: list[str]) -> tuple[SweepSpec, list[Point]]:
+    """Read a sweep recipe, apply `--set` overrides, validate the recipe, the grid and every point (preflight),
+    and raise one UserError with all problems (`problems`: those the recipe's schema check found).
+    """
+    raw = load_yaml(recipe_path)
+    if isinstance(raw, dict):
+        apply_overrides(raw, overrides)
+    config, sweep_problems = parse_sweep(raw)
+    spec = SweepSpec(raw, recipe_path.resolve().parent)
+    points = expand(config) if config else []
+    problems = list(problems) + sweep_problems
+    if not problems:
+        return spec, points
+    try:
+        resolve_points(spec, points, problems)
+    except UserError as exc:
+        problems = exc.problems
+    raise UserError(f"invalid sweep ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
+
+
+def resolve_points(spec: SweepSpec, points: list[Point],
+                   known: list[str] = ()) -> dict[str, tuple[dict[str, Any], str]]:
+    """Preflight every combination before anything trains: point id -> (resolved recipe, freeze plan text).
+
+    Raises one UserError listing the problems of every point (those in `known`, found for the base recipe
+    already, are not repeated per point).
+    """
+    from pipeline.recipe.preflight import prepare
+
+    resolved: dict[int, tuple[dict[str, Any], str]] = {}
+    problems: list[str] = []
+    for point in points:
+        if point.combo in resolved or any(p.startswith(f"{point.combo}-") for p in problems):
+            continue  # repeats of a combination share its checks
+        try:
+            recipe, schema_problems = validate_recipe(point_raw(spec.base, point), point.id)
+            if recipe is None:
+                raise_problems(point.id, schema_problems)
+            prepared = prepare(recipe, spec.base_dir, schema_problems)
+        except UserError as exc:
+            problems += [f"{point.id}: {p}" for p in exc.problems or [str(exc)]
+                         if p not in known and not any(k.endswith(f": {p}") for k in known)]
+            continue
+        plans = "\n".join(f"stage {name}:\n{plan.render()}" for name, plan in prepared.plans.items())
+        resolved[point.combo] = (prepared.resolved_recipe(), plans)
+    if problems or known:
+        raise UserError("sweep points do not pass the checks", [*known, *problems])
+    out = {}
+    for point in points:
+        recipe, plans = copy.deepcopy(resolved[point.combo])
+        recipe.setdefault("train", {})["seed"] = point.seed
+        out[point.id] = (recipe, plans)
+    return out
+
+
+def find_unfinished(runs_dir: Path, spec: SweepSpec) -> Path | None:
+    """The newest sweep folder of the same recipe, grid and overrides that has points left to run."""
+    parent = runs_dir / spec.base["name"]
+    for folder in sorted(parent.glob("*"), reverse=True):  # timestamped names: newest first
+        if is_sweep_dir(folder):
+            if SweepSpec.read(folder).to_json() != spec.to_json():
+                continue
+            points = expand(spec.config)
+            return folder if any(not (point_dir(folder, p.id) / METRICS).is_file() for p in points) else None
+    return None
+
+
+def print_dry_run(points: list[Point], resolved: dict[str, tuple[dict[str, Any], str]]) -> None:
+    """The --dry-run output: the points, and the freeze plan of each combination."""
+    print(f"{len(points)} points:")
+    for point in points:
+        print(f"  {point.id}: " + ", ".join(point.overrides()))
+    shown = set()
+    for point in points:
+        if point.combo not in shown:
+            shown.add(point.combo)
+            print(f"\npoint {point.id} ({dict(point.values)}):\n{resolved[point.id][1]}")
+
+
+def write_point_recipes(sweep_dir: Path, resolved: dict[str, tuple[dict[str, Any], str]], ids: list[str]) -> None:
+    """Write each point's resolved recipe into its run folder, where `pipeline.run --run-dir` picks it up."""
+    for point_id in ids:
+        folder = point_dir(sweep_dir, point_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / RECIPE).write_text(yaml.safe_dump(resolved[point_id][0], sort_keys=False))
+
+
+def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Path("runs"), dry_run: bool = False,
+              devices: str | None = None, ray_address: str | None = None, resume_dir: Path | None = None,
+              tolerance: float = 1.0, problems: list[str] | None = None) -> int:
+    """Run every unfinished point of a sweep (new, continued, or `resume_dir`), then write the report.
+
+    Returns 0 when every point finished, 1 when some failed (they are listed in the report).
+    """
+    from pipeline.compare.executors import choose_executor, run_points
+    from pipeline.run_folder import create_run_dir, hold, shown
+
+    if resume_dir is None and recipe is None:
+        raise UserError("give a sweep recipe or --resume SWEEP_DIR")
+    if resume_dir:
+        spec = SweepSpec.read(resume_dir)
+        points = expand(spec.config)
+    else:
+        spec, points = load_spec(recipe, overrides, problems or [])
+    executor = choose_executor(devices, ray_address, spec.base.get("train", {}))
+    resolved = resolve_points(spec, points)
+    if dry_run:
+        print_dry_run(points, resolved)
+        return 0
+    sweep_dir = resume_dir or find_unfinished(runs_dir, spec)
+    if sweep_dir is None:
+        sweep_dir = create_run_dir(runs_dir, spec.base["name"])
+        (sweep_dir / SWEEP_MARKER).write_text(json.dumps(spec.to_json(), indent=2))
+    with hold(sweep_dir):
+        todo = [p.id for p in points if not (point_dir(sweep_dir, p.id) / METRICS).is_file()]
+        print(f"sweep folder: {shown(sweep_dir)}\n{len(points)} points, {len(points) - len(todo)} finished, "
+              f"{len(todo)} to run")
+        write_point_recipes(sweep_dir, resolved, todo)
+        failed = run_points(executor, sweep_dir / POINTS, todo)
+        write_sweep_report(sweep_dir, tolerance)
+    return int(bool(failed))
+
+
+def write_sweep_report(sweep_dir: Path, tolerance: float) -> None:
+    """Write the sweep's report into its folder and print where it is and what it recommends."""
+    from pipeline.compare.report import build_report, write_report
+
+    if not any((sweep_dir / POINTS).glob(f"*/{METRICS}")):
+        print(f"no point finished, so no report: see {POINT_CONSOLE} in the folders under {sweep_dir / POINTS}")
+        return
+    report = build_report([sweep_dir], tolerance=tolerance, skip_incomplete=True)
+    print(report.summary(write_report(report, sweep_dir)))

@@ -1,0 +1,54 @@
+"""The recipe's `distill:` section: which teacher, which method, and how much each distillation term weighs.
+
+Kept apart from the trainer code so that validating a recipe imports neither torch nor Ultralytics:
+
+>>> DistillConfig(teacher="runs/teacher/20250101-120000").method
+'roadtune'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.run_folder import BEST_FILE
+
+
+class DistillWeights(BaseModel):
+    """Weight of each distillation term in the student's loss; 0 turns a term off (and skips its computation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cls: float = Field(1.0, ge=0, description="teacher class scores as soft labels (confidence-weighted)")
+    box: float = Field(1.0, ge=0, description="KL between teacher and student DFL box distributions")
+    feature: float = Field(0.5, ge=0, description="neck features through a 1x1 projector, channel-normalised")
+    mask: float = Field(1.0, ge=0, description="segment only: masks assembled from prototypes and coefficients")
+
+
+class DistillConfig(BaseModel):
+    """Distillation from a teacher into the recipe's model (the student)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    teacher: str = Field(
+        description=f"teacher checkpoint (.pt name or path) or a finished run folder (its {BEST_FILE})")
+    teacher_train: dict[str, Any] | None = Field(
+        None, description="Ultralytics train args to fine-tune the teacher on this data first, as stage `teacher`"
+    )
+    method: Literal["roadtune", "native", "none"] = Field(
+        "roadtune", description="roadtune (head-level), native (Ultralytics distill_model) or none (plain student)"
+    )
+    temperature: float = Field(2.0, gt=0, description="softens teacher and student distributions (roadtune)")
+    alpha: float = Field(0.5, ge=0, le=1, description="classify only: share of the soft labels vs the hard labels")
+    weights: DistillWeights = Field(default_factory=DistillWeights, description="detect/segment: each term's weight")
+    ramp_epochs: float = Field(
+        0.0, ge=0, description="detect/segment: the distillation weights rise linearly from 0 to their full value "
+        "over this many epochs (per batch), so the student first learns from the labels; 0: full weight from the "
+        "first batch (default: a 3-epoch ramp did not beat it in docs/distillation.md)")
+    unlabeled: list[str] = Field(
+        default_factory=list, description="detect/segment: image folders or video files the teacher labels once "
+        "(cached in <run>/pseudo); the student trains on the labelled data plus these frames, val stays as is")
+    every_n_frames: int = Field(10, ge=1, description="videos in `unlabeled`: keep one frame in this many")
+    conf: float = Field(0.25, gt=0, lt=1, description="`unlabeled`: the teacher's boxes below this confidence are "
+                        "not kept as labels")

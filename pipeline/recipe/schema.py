@@ -1,0 +1,280 @@
+"""The recipe: one YAML file is one experiment. Parsing and schema validation (``--set`` overrides:
+:mod:`pipeline.recipe.overrides`).
+
+Every problem is collected and reported at once, by dotted key with a fix, before any work starts:
+
+>>> from pipeline.recipe.schema import parse_recipe
+>>> parse_recipe({"name": "x", "task": "detect", "model": "yolov8n.yaml", "data": "d.yaml",
+...               "stages": [{"name": "head", "epochs": 0}]})
+Traceback (most recent call last):
+pipeline.errors.UserError: invalid recipe <recipe> (1 problem)
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pipeline.distill.config import DistillConfig, DistillWeights
+from pipeline.errors import UserError
+from pipeline.recipe.overrides import apply_overrides
+from pipeline.train.augment import AugmentConfig
+from pipeline.video.config import VideoConfig
+
+FreezeName = Literal["none", "backbone", "all-but-head"]
+FreezeSpec = Union[Annotated[int, Field(ge=0)], list[Annotated[int, Field(ge=0)]], FreezeName]
+FOLDER_NAME = r"^[A-Za-z0-9_.-]+$"  # run and stage names become folder names; `.` and `..` are refused apart
+MAX_EPOCHS = 100_000  # far beyond any real schedule; a larger count (e.g. `1e23`) is a typo that trains forever
+# Ultralytics 8.4.190 engine/trainer.py build_optimizer: the names it accepts (case-insensitive); others raise
+# NotImplementedError only once the trainer runs, after the run folder exists.
+ULTRALYTICS_OPTIMIZERS = ("Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop", "SGD", "MuSGD", "auto")
+
+# Train arguments roadtune sets itself from the recipe; a recipe that sets them under `train:` is told where to go.
+MANAGED_TRAIN_ARGS = {
+    "model": "the top-level `model` key",
+    "data": "the top-level `data` key",
+    "freeze": "the top-level `freeze` key (or `stages.N.freeze`)",
+    "task": "the top-level `task` key",
+    "mode": "nothing: roadtune always trains",
+    "resume": "`python -m pipeline.run --resume RUN_DIR`",
+    "project": "`--runs-dir` (run folders are runs/<name>/<timestamp>)",
+    "name": "the top-level `name` key",
+    "exist_ok": "nothing: a run folder is never overwritten",
+    "save_dir": "`--runs-dir`",
+    "cfg": "the recipe itself (a cfg file would bypass these checks and can carry another run's save_dir)",
+    "augmentations": "the `augment` section",
+    "distill_model": "the `distill` section (method: native)",
+    "pretrained": "the top-level `weights` key",
+}
+
+
+class Strict(BaseModel):
+    """Base for every recipe section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _plain_folder_name(name: str) -> str:
+    if set(name) == {"."}:
+        raise ValueError(f"`{name}` is not a folder name of its own: use letters, digits, `_`, `.` or `-`")
+    return name
+
+
+class Stage(Strict):
+    """One step of the schedule: train `epochs` with `freeze`, at `lr0 * lr_scale`."""
+
+    name: str = Field(pattern=FOLDER_NAME, description="stage folder name, e.g. head or full")
+    freeze: FreezeSpec | None = Field(None, description="freeze spec for this stage; default: the recipe's")
+    epochs: int = Field(gt=0, le=MAX_EPOCHS, description="epochs of this stage")
+    lr_scale: float = Field(1.0, gt=0, description="multiplies train.lr0 (and warmup_bias_lr) for this stage")
+    train: dict[str, Any] = Field(default_factory=dict, description="extra Ultralytics train args for this stage")
+
+    _name_is_plain = field_validator("name")(_plain_folder_name)
+
+
+class Recipe(Strict):
+    """A whole experiment. See README "Recipe reference" for every key."""
+
+    name: str = Field(pattern=FOLDER_NAME, description="run folder name: runs/<name>/<timestamp>")
+    task: Literal["detect", "segment", "classify"] = Field(description="detect, segment or classify")
+    model: str = Field(description="checkpoint (.pt name or path) or architecture (.yaml)")
+    data: str = Field(description="dataset YAML (classify: image-folder root), relative to the recipe's folder")
+    weights: str | None = Field(None, description="initialise `model` from this checkpoint or state dict")
+    freeze: FreezeSpec = Field("none", description="int N (layers 0..N-1), list of indices, or a named part")
+    train: dict[str, Any] = Field(default_factory=dict, description="any Ultralytics train argument")
+    stages: list[Stage] | None = Field(None, description="schedule; default: one stage named train")
+    augment: AugmentConfig | None = Field(None, description="road-condition augmentation presets")
+    distill: DistillConfig | None = Field(None, description="distillation from a teacher")
+    sweep: dict[str, Any] | None = Field(None, description="grid over recipe keys")
+    video: VideoConfig | None = Field(None, description="run the video demo on the final weights")
+
+    _name_is_plain = field_validator("name")(_plain_folder_name)
+
+    @field_validator("data")
+    @classmethod
+    def _local_data(cls, data: str) -> str:
+        if "://" in data:
+            raise ValueError(f"URLs are not supported ({data}): download the dataset and give its YAML's path")
+        return data
+
+    @field_validator("stages")
+    @classmethod
+    def _unique_stage_names(cls, stages: list[Stage] | None) -> list[Stage] | None:
+        names = [s.name for s in stages or []]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"stage names must be unique, repeated: {duplicated}")
+        if stages is not None and not stages:
+            raise ValueError("give at least one stage, or leave `stages` out for a single stage")
+        return stages
+
+
+def _fix_for(error_type: str, loc: tuple, message: str) -> str:
+    """A short fix for one pydantic error, so each problem line says what to do."""
+    key = str(loc[-1]) if loc else ""
+    if error_type == "extra_forbidden":
+        fields = _fields_at(loc[:-1])
+        close = difflib.get_close_matches(key, fields, n=1)
+        return f"did you mean `{close[0]}`?" if close else f"remove it; valid keys: {', '.join(fields)}"
+    if error_type == "missing":
+        return "add this key"
+    if key == "freeze" or "freeze" in map(str, loc):
+        return "use an int >= 0, a list of layer indices, or one of: none, backbone, all-but-head"
+    return "fix the value"
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """Field names of the recipe section at `loc` (for suggestions)."""
+    model: type[BaseModel] = Recipe
+    if loc and loc[0] == "stages":
+        model = Stage
+    elif loc and loc[0] == "distill":
+        model = DistillWeights if loc[1:2] == ("weights",) else DistillConfig
+    return list(model.model_fields)
+
+
+def format_validation_error(err: ValidationError) -> list[str]:
+    """One `dotted.key: message (fix)` line per pydantic error, de-duplicated across union branches."""
+    problems: dict[str, str] = {}
+    for e in err.errors():
+        loc = tuple(p for p in e["loc"] if not _is_union_tag(p))
+        dotted = ".".join(str(p) for p in loc) or "<recipe>"
+        if dotted in problems:  # a union reports once per branch; keep the first, the fix covers all
+            continue
+        problems[dotted] = f"{dotted}: {e['msg']} ({_fix_for(e['type'], loc, e['msg'])})"
+    return list(problems.values())
+
+
+def _is_union_tag(part: object) -> bool:
+    """Pydantic puts union branch names (e.g. 'int', "literal['none',...]") into error locations."""
+    return isinstance(part, str) and ("[" in part or part in {"int", "list", "str", "float", "bool"})
+
+
+def load_yaml(path: Path) -> Any:
+    """Read a YAML file; malformed YAML or a missing file is a UserError with the line number."""
+    if not path.is_file():
+        raise UserError(f"recipe file not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise UserError(f"malformed YAML in {path} at {where}: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"malformed YAML in {path}: {exc}") from None
+
+
+def validate_recipe(raw: Any, origin: str = "<recipe>") -> tuple[Recipe | None, list[str]]:
+    """Validate a raw recipe dict against the schema and the Ultralytics train arguments.
+
+    Returns every problem, and the recipe when one can still be built for the checks that need files and the
+    model (the keys in error are then left at their defaults), so that one round lists all problems.
+    """
+    if not isinstance(raw, dict):
+        raise UserError(f"{origin}: a recipe is a YAML mapping of keys (name, task, model, data, ...)")
+    problems: list[str] = []
+    recipe = None
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as err:
+        problems += format_validation_error(err)
+        in_error = {e["loc"][0] for e in err.errors() if e["loc"]}
+        optional = {k for k, f in Recipe.model_fields.items() if not f.is_required()}
+        droppable = optional | set(raw) - set(Recipe.model_fields)  # unknown keys are dropped too
+        if in_error <= droppable:
+            try:
+                recipe = Recipe.model_validate({k: v for k, v in raw.items() if k not in in_error})
+            except ValidationError:
+                recipe = None
+    train_sections = [("train", raw.get("train"))] + [
+        (f"stages.{i}.train", s.get("train")) for i, s in enumerate(raw.get("stages") or []) if isinstance(s, dict)
+    ]
+    if isinstance(raw.get("distill"), dict):
+        train_sections.append(("distill.teacher_train", raw["distill"].get("teacher_train")))
+    for where, section in train_sections:
+        if isinstance(section, dict):
+            problems += check_train_args(section, where)
+    return recipe, problems
+
+
+def raise_problems(origin: str, problems: list[str]) -> None:
+    """One UserError listing every problem (nothing when there are none)."""
+    if problems:
+        raise UserError(f"invalid recipe {origin} ({len(problems)} problem{'s' * (len(problems) != 1)})", problems)
+
+
+def parse_recipe(raw: Any, origin: str = "<recipe>") -> Recipe:
+    """Validate a raw recipe dict (see :func:`validate_recipe`); any problem raises one UserError listing all."""
+    recipe, problems = validate_recipe(raw, origin)
+    raise_problems(origin, problems)
+    assert recipe is not None
+    return recipe
+
+
+def check_train_args(args: dict[str, Any], where: str) -> list[str]:
+    """Check train argument names and types against Ultralytics' own defaults (cfg/default.yaml)."""
+    from ultralytics.cfg import CFG_BOOL_KEYS, CFG_FLOAT_KEYS, CFG_FRACTION_KEYS, CFG_INT_KEYS, DEFAULT_CFG_DICT
+
+    problems = []
+    for key, value in args.items():
+        dotted = f"{where}.{key}"
+        if key in MANAGED_TRAIN_ARGS:
+            problems.append(f"{dotted}: set by roadtune (use {MANAGED_TRAIN_ARGS[key]})")
+        elif key not in DEFAULT_CFG_DICT:
+            close = difflib.get_close_matches(key, DEFAULT_CFG_DICT, n=1)
+            hint = f"did you mean `{close[0]}`?" if close else "see Ultralytics' cfg/default.yaml for valid names"
+            problems.append(f"{dotted}: not an Ultralytics train argument ({hint})")
+        elif value is None:
+            if DEFAULT_CFG_DICT[key] is not None:
+                problems.append(f"{dotted}: null is not a value here (remove the key for Ultralytics' default, "
+                                f"{DEFAULT_CFG_DICT[key]!r})")
+        elif key in CFG_BOOL_KEYS and not isinstance(value, bool):
+            problems.append(f"{dotted}: expected true or false, got {value!r}")
+        elif key in CFG_INT_KEYS and (isinstance(value, bool) or not isinstance(value, int)):
+            problems.append(f"{dotted}: expected an integer, got {value!r}")
+        elif key in CFG_FLOAT_KEYS | CFG_FRACTION_KEYS and (isinstance(value, bool)
+                                                            or not isinstance(value, (int, float))):
+            problems.append(f"{dotted}: expected a number, got {value!r}")
+        elif key in CFG_FRACTION_KEYS and not 0.0 <= float(value) <= 1.0:
+            problems.append(f"{dotted}: must be between 0 and 1, got {value}")
+        else:
+            problems += _range_problems(dotted, key, value)
+    return problems
+
+
+def _range_problems(dotted: str, key: str, value: Any) -> list[str]:
+    """Values Ultralytics would silently adjust or misread (8.4.190: imgsz 0, batch 0, an unknown optimizer)."""
+
+    if key == "epochs" and not 0 < value <= MAX_EPOCHS:
+        return [f"{dotted}: must be between 1 and {MAX_EPOCHS:,}, got {value}"]
+    if key == "imgsz":
+        sizes = value if isinstance(value, list) else [value]
+        if not sizes or not all(isinstance(v, int) and not isinstance(v, bool) and 32 <= v <= 8192 for v in sizes):
+            return [f"{dotted}: an image size is an integer from 32 to 8192 pixels (or [h, w]), got {value!r}"]
+    if key == "batch" and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                               and (value == -1 or 0 < value < 1 or (value >= 1 and float(value).is_integer()))):
+        return [f"{dotted}: a batch size is an integer >= 1, -1 (AutoBatch) or a GPU-memory fraction in (0, 1), "
+                f"got {value!r}"]
+    if key == "optimizer" and str(value).lower() not in {o.lower() for o in ULTRALYTICS_OPTIMIZERS}:
+        close = difflib.get_close_matches(str(value), ULTRALYTICS_OPTIMIZERS, n=1)
+        hint = f"did you mean `{close[0]}`?" if close else f"one of: {', '.join(ULTRALYTICS_OPTIMIZERS)}"
+        return [f"{dotted}: not an Ultralytics optimizer: {value!r} ({hint})"]
+    return []
+
+
+def load_recipe(path: Path, overrides: list[str] | None = None) -> tuple[Recipe, Path, list[str]]:
+    """Load, override and validate a recipe file: the recipe, the folder its paths resolve against, and the
+    problems found so far (preflight adds its own and reports them all at once). Raises when no recipe can be
+    built at all.
+    """
+    raw = load_yaml(path)
+    if isinstance(raw, dict):
+        apply_overrides(raw, overrides or [])
+    recipe, problems = validate_recipe(raw, str(path))
+    if recipe is None:
+        raise_problems(str(path), problems)
+    return recipe, path.resolve().parent, problems

@@ -1,0 +1,1 @@
+"""Training a prepared recipe: the run, its stages through Ultralytics, their metrics, road augmentations."""

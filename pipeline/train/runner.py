@@ -1,0 +1,173 @@
+"""Running a run folder: record recipe and environment, run the stages, write metrics.json.
+
+The folder's layout and its lock live in :mod:`pipeline.run_folder`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline import __version__
+from pipeline.distill.plan import distill_stages
+from pipeline.errors import UserError
+from pipeline.recipe.models import save_checkpoint
+from pipeline.recipe.preflight import Prepared
+from pipeline.run_folder import (
+    ENV,
+    INIT_WEIGHTS,
+    LOG_FILE,
+    METRICS,
+    PSEUDO_COUNTS,
+    RECIPE,
+    VIDEO,
+    hold,
+    is_finished,
+    read_metrics,
+    stage_dir,
+    write_atomic,
+)
+from pipeline.train.args import plan_stages, stage_args, stage_freeze
+from pipeline.train.augment import build_augmentations
+from pipeline.train.metrics import headline, read_epochs, timing_summary
+from pipeline.train.stages import StageRun, run_stage
+
+LOG = logging.getLogger("roadtune")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # Ultralytics colours its console lines; log.txt is plain text
+
+
+class _PlainFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return ANSI.sub("", super().format(record))
+
+
+def environment() -> dict[str, Any]:
+    """Versions, git commit and hardware, recorded in env.json so every figure can be traced."""
+    import torch
+    import ultralytics
+
+    cuda = torch.cuda.is_available()
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "roadtune": __version__,
+        "torch": torch.__version__,
+        "ultralytics": ultralytics.__version__,
+        "git_commit": _git_commit(),
+        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+        "device_kind": "cuda" if cuda else "cpu",
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "argv": sys.argv,
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def attach_log(run_dir: Path) -> logging.Handler:
+    """Copy roadtune's and Ultralytics' log lines into run_dir/log.txt (appending, so a resume adds to it)."""
+    handler = logging.FileHandler(run_dir / LOG_FILE, encoding="utf-8")
+    handler.setFormatter(_PlainFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in ("roadtune", "ultralytics"):
+        logging.getLogger(name).addHandler(handler)
+    return handler
+
+
+def start_run(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
+    """Record the resolved recipe and environment in a new (or a sweep's prepared) run folder, then execute it.
+
+    A finished run is read-only: starting into it is an error. An interrupted one keeps its first env.json.
+    """
+    with hold(run_dir):
+        if is_finished(run_dir):
+            raise UserError(f"{run_dir} is a finished run and is never written again: start a new run")
+        write_atomic(run_dir / RECIPE, yaml.safe_dump(prepared.resolved_recipe(), sort_keys=False))
+        if not (run_dir / ENV).is_file():
+            write_atomic(run_dir / ENV, json.dumps(environment(), indent=2))
+        return _execute(prepared, run_dir)
+
+
+def stage_runs(prepared: Prepared, run_dir: Path) -> list[StageRun]:
+    """The stages of the run, each starting from the previous one's last.pt."""
+    recipe = prepared.recipe
+    stages = plan_stages(recipe)
+    start = str(run_dir / INIT_WEIGHTS) if prepared.transfer else prepared.model_source
+    extra = {"augmentations": build_augmentations(recipe.augment)} if recipe.augment else {}
+    runs = []
+    for stage in stages:
+        frozen = prepared.plans[stage.name].frozen_layers
+        args = stage_args(recipe, stage, len(prepared.dataset.names), run_dir, prepared.dataset.yaml_path, frozen)
+        spec = stage_freeze(recipe.freeze, stage.freeze)
+        runs.append(StageRun(stage, spec, stage_dir(run_dir, stage.name), start, frozen, {**args, **extra}))
+        start = str(runs[-1].last)
+    return runs
+
+
+def execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
+    """Run every unfinished stage (resuming an interrupted one) and write metrics.json, holding the run's lock."""
+    with hold(run_dir):
+        return _execute(prepared, run_dir)
+
+
+def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
+    if is_finished(run_dir):
+        return read_metrics(run_dir)
+    handler = attach_log(run_dir)
+    try:
+        if prepared.transfer and not (run_dir / INIT_WEIGHTS).is_file():
+            save_checkpoint(prepared.model, run_dir / INIT_WEIGHTS, prepared.dataset.names)
+            LOG.info(f"weights: {prepared.transfer.transferred}/{prepared.transfer.total} tensors transferred from "
+                     f"{prepared.weights_path}; freshly initialised layers: {prepared.transfer.fresh_layers}")
+        plan = distill_stages(prepared, run_dir, stage_runs(prepared, run_dir))
+        runs = [sr for sr, _ in plan]
+        summaries = [run_stage(sr, prepared.dataset.names, trainer) for sr, trainer in plan]
+        totals = timing_summary([e for sr in runs for e in read_epochs(sr.epochs_log)])
+        metrics = final_metrics(prepared, summaries, totals)
+        if (run_dir / PSEUDO_COUNTS).is_file():  # what the teacher labelled in distill.unlabeled
+            metrics["teacher_labels"] = json.loads((run_dir / PSEUDO_COUNTS).read_text())
+        if prepared.video_source:  # before metrics.json, so an interrupted demo is redone on resume
+            from pipeline.video.run import run_video
+
+            run_video(runs[-1].best, prepared.video_source, run_dir / VIDEO, prepared.recipe.video)
+        write_atomic(run_dir / METRICS, json.dumps(metrics, indent=2))
+        LOG.info(f"run finished: {run_dir} ({headline(metrics)})")
+        return metrics
+    finally:
+        for name in ("roadtune", "ultralytics"):
+            logging.getLogger(name).removeHandler(handler)
+        handler.close()
+
+
+def final_metrics(prepared: Prepared, summaries: list[dict[str, Any]], totals: dict[str, Any]) -> dict[str, Any]:
+    """metrics.json: the final model's validation figures, totals over stages, parameter counts, per-stage figures."""
+    last = summaries[-1]
+    plan = prepared.plans[last["name"]]
+    accuracy = ("top1", "top5", "map50", "map50_95", "mask_map50", "mask_map50_95")  # classify: top1/top5 only
+    metrics = {k: last[k] for k in accuracy if k in last}
+    metrics.update({
+        "precision": last["precision"], "recall": last["recall"], "per_class": last["per_class"], **totals,
+        "inference_ms_per_image": last["inference_ms_per_image"],
+        "params_total": plan.params_total, "params_trainable": plan.params_trainable,
+        "params_frozen": plan.params_frozen, "frozen_layers": len(plan.frozen_layers),
+    })
+    if prepared.transfer:
+        metrics.update(weights_transferred=prepared.transfer.transferred, weights_total=prepared.transfer.total)
+    metrics["stages"] = summaries
+    return metrics

@@ -1,0 +1,371 @@
+"""Distillation: each roadtune term pulls the student towards the teacher, the trainer logs the terms and saves a
+plain student, bad teachers are rejected before any work, and `native` maps onto Ultralytics' distill_model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from pipeline.datasets.synth import NAMES as SYNTH_NAMES
+from pipeline.distill.losses import RoadtuneLoss
+from pipeline.distill.teacher import prepare_teacher
+from pipeline.distill.trainers import DistillConfig, check_teacher_student, distill_trainer_class
+from pipeline.errors import UserError
+from pipeline.recipe.models import build_model, save_checkpoint
+from pipeline.recipe.schema import parse_recipe
+
+os.environ["YOLO_OFFLINE"] = "1"
+REPO = Path(__file__).resolve().parents[2]
+TERMS = {"kd_cls": "cls", "kd_box": "box", "kd_feat": "feature", "kd_mask": "mask"}
+
+
+@pytest.fixture(scope="module")
+def teacher_pt(tmp_path_factory, synth_data) -> Path:
+    """A YOLOv8s teacher trained one tiny epoch on the synthetic road set (5 classes)."""
+    from ultralytics import YOLO
+
+    project = tmp_path_factory.mktemp("teacher")
+    YOLO("yolov8s.yaml").train(data=str(synth_data), epochs=1, imgsz=64, batch=8, workers=0, plots=False, seed=0,
+                               project=str(project), name="t", exist_ok=True)
+    return project / "t" / "weights" / "best.pt"
+
+
+@pytest.fixture(scope="module")
+def fixed_batch(synth_data) -> torch.Tensor:
+    """Four real synthetic road images at 64x64, as the trainer feeds them (float, 0..1, NCHW)."""
+    files = sorted((synth_data.parent / "images" / "train").glob("*"))[:4]
+    images = [cv2.resize(cv2.imread(str(f)), (64, 64))[:, :, ::-1] for f in files]
+    return torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy()).float() / 255
+
+
+def only(term: str) -> DistillConfig:
+    weights = {w: float(w == TERMS[term]) for w in TERMS.values()}
+    return DistillConfig(teacher="unused", weights=weights)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("term", list(TERMS))
+def test_each_term_is_finite_nonzero_and_pulls_the_student_to_the_teacher(term, teacher_pt, fixed_batch):
+    """A few optimizer steps on one term alone shrink that divergence on a fixed batch."""
+    from ultralytics.nn.tasks import load_checkpoint
+
+    torch.manual_seed(0)
+    seg = term == "kd_mask"
+    teacher = build_model("yolov8s-seg.yaml", nc=5) if seg else load_checkpoint(teacher_pt)[0]
+    student = build_model("yolov8n-seg.yaml" if seg else "yolov8n.yaml", nc=5).train()
+    loss = RoadtuneLoss(student, teacher, only(term))
+    params = list(student.parameters()) + (list(loss.projector.parameters()) if loss.projector else [])
+    optimizer = torch.optim.Adam(params, lr=1e-3)
+    before = loss.terms(student(fixed_batch), fixed_batch)
+    assert list(before) == [term]
+    start = before[term].item()
+    assert np.isfinite(start) and start > 0
+    for _ in range(4):
+        optimizer.zero_grad()
+        loss.terms(student(fixed_batch), fixed_batch)[term].backward()
+        optimizer.step()
+    end = loss.terms(student(fixed_batch), fixed_batch)[term].item()
+    assert end < 0.9 * start, f"{term}: {start:.5f} -> {end:.5f}"
+
+
+@pytest.fixture(scope="module")
+def roadtune_run(tmp_path_factory, synth_data, teacher_pt) -> Path:
+    """Roadtune through Ultralytics' trainer: stopped after epoch 1 of 2, then resumed as any run."""
+    from ultralytics import YOLO
+
+    project = tmp_path_factory.mktemp("student")
+    trainer = distill_trainer_class("detect", DistillConfig(teacher=str(teacher_pt)), teacher_pt)
+
+    def stop_after_first_epoch(t) -> None:
+        if t.epoch == 0:
+            raise KeyboardInterrupt("simulated interruption")
+
+    model = YOLO("yolov8n.yaml")
+    model.add_callback("on_fit_epoch_end", stop_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        model.train(data=str(synth_data), epochs=2, imgsz=64, batch=8, workers=0, plots=False, seed=0,
+                    project=str(project), name="s", exist_ok=True, trainer=trainer)
+    folder = project / "s"
+    assert (folder / "weights" / "distill_projector.pt").is_file()
+    YOLO(str(folder / "weights" / "last.pt")).train(resume=True, trainer=trainer)
+    return folder
+
+
+@pytest.mark.slow
+def test_terms_are_logged_like_ultralytics_losses(roadtune_run):
+    results = pd.read_csv(roadtune_run / "results.csv")
+    assert list(results["epoch"]) == [1, 2], "the resumed run ends with the uninterrupted epoch count"
+    for name in ("train/box_loss", "train/kd_cls", "train/kd_box", "train/kd_feat"):
+        assert name in results.columns
+        assert np.isfinite(results[name]).all() and (results[name] > 0).all(), results[name]
+
+
+@pytest.mark.slow
+def test_student_checkpoint_is_plain_ultralytics(roadtune_run, synth_data, tmp_path):
+    """Loads, validates, predicts and exports in a Python that never imports pipeline; no teacher, no projector."""
+    script = f"""
+import sys, torch
+from ultralytics import YOLO
+ckpt = torch.load({str(roadtune_run / 'weights' / 'best.pt')!r}, weights_only=False)
+keys = list(ckpt["model"].state_dict())
+assert type(ckpt["model"]).__name__ == "DetectionModel", type(ckpt["model"])
+assert ckpt["model"].criterion is None and not any("teacher" in k or "projector" in k for k in keys)
+model = YOLO({str(roadtune_run / 'weights' / 'best.pt')!r})
+metrics = model.val(data={str(synth_data)!r}, imgsz=64, batch=8, workers=0, plots=False, verbose=False)
+model.predict({str(synth_data.parent / 'images' / 'val')!r}, imgsz=64, verbose=False)
+exported = model.export(format="torchscript", imgsz=64)
+assert not [m for m in sys.modules if m == "pipeline" or m.startswith("pipeline.")]
+print("OK", len(keys), metrics.box.map50, exported)
+"""
+    env = {**os.environ, "PYTHONPATH": "", "YOLO_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "OK" in out.stdout and ".torchscript" in out.stdout
+
+
+@pytest.mark.slow
+def test_segment_student_distils_masks_too(tmp_path, synth_data):
+    from ultralytics import YOLO
+
+    teacher = save_checkpoint(build_model("yolov8s-seg.yaml", nc=5), tmp_path / "teacher.pt", SYNTH_NAMES)
+    trainer = distill_trainer_class("segment", DistillConfig(teacher=str(teacher)), teacher)
+    YOLO("yolov8n-seg.yaml").train(data=str(synth_data), epochs=1, imgsz=64, batch=8, workers=0, plots=False,
+                                   seed=0, project=str(tmp_path), name="s", trainer=trainer)
+    results = pd.read_csv(tmp_path / "s" / "results.csv")
+    terms = results[["train/seg_loss", "train/kd_cls", "train/kd_box", "train/kd_feat", "train/kd_mask"]]
+    assert np.isfinite(terms).all().all() and (terms > 0).all().all(), terms
+
+
+def test_check_names_both_values():
+    teacher, student = build_model("yolov8s.yaml", nc=3), build_model("yolov8n-seg.yaml", nc=5)
+    problems = check_teacher_student(teacher, student)
+    assert "task: the teacher is a detect model, the student a segment model" in problems
+    assert "class count: the teacher has 3 classes, the student 5" in problems
+    names = {i: n for i, n in enumerate("abc")}
+    student = build_model("yolov8n.yaml", nc=3)
+    assert check_teacher_student(teacher, student, names) == [
+        f"class names: the teacher has {dict(teacher.names)}, the student {names}"]
+
+
+def _distill_recipe(synth_yaml: Path, teacher: str, **distill) -> dict:
+    return {"name": "kd", "task": "detect", "model": "yolov8n.yaml", "data": str(synth_yaml),
+            "train": {"epochs": 1, "imgsz": 64, "batch": 8, "workers": 0, "plots": False, "seed": 0},
+            "distill": {"teacher": teacher, **distill}}
+
+
+@pytest.fixture(scope="module")
+def bad_teachers(tmp_path_factory, synth_yaml) -> list[tuple[dict, str]]:
+    """Recipes whose teacher does not fit, each with the message it must produce."""
+    folder = tmp_path_factory.mktemp("bad")
+    three = save_checkpoint(build_model("yolov8n.yaml", nc=3), folder / "three.pt", {0: "a", 1: "b", 2: "c"})
+    detect = save_checkpoint(build_model("yolov8n.yaml", nc=5), folder / "det.pt", SYNTH_NAMES)
+    seg = _distill_recipe(synth_yaml, str(detect))
+    seg.update(task="segment", model="yolov8n-seg.yaml")
+    return [
+        (_distill_recipe(synth_yaml, str(three)), "class count: the teacher has 3 classes, the student 5"),
+        (seg, "task: the teacher is a detect model, the student a segment model"),
+        (_distill_recipe(synth_yaml, str(folder / "missing.pt")), "weights file not found"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(3), ids=["class-count", "detect-teacher-seg-student", "missing-file"])
+def test_bad_teacher_exits_2_before_any_work(case, bad_teachers, write_recipe, tmp_path, capsys):
+    from pipeline.run import main
+
+    recipe, needle = bad_teachers[case]
+    runs = tmp_path / "runs"
+    code = main([str(write_recipe(recipe)), "--runs-dir", str(runs)])
+    out = capsys.readouterr()
+    assert code == 2
+    assert "distill.teacher: " in out.err and needle in out.err and "Traceback" not in out.err, out.err
+    assert not runs.exists()
+
+
+@pytest.mark.parametrize("case", range(3), ids=["class-count", "detect-teacher-seg-student", "missing-file"])
+def test_prepare_teacher_rejects_bad_teachers(case, bad_teachers):
+    from pipeline.datasets.resolve import resolve_dataset
+
+    raw, needle = bad_teachers[case]
+    recipe = parse_recipe({**raw, "distill": None})
+    recipe.distill = DistillConfig(**raw["distill"])  # set directly: also before the runner wiring
+    with pytest.raises(UserError) as err:
+        prepare_teacher(recipe, Path("."), build_model(raw["model"], nc=5), resolve_dataset(Path(raw["data"])))
+    assert needle in f"{err.value} {err.value.problems}"
+
+
+@pytest.fixture(scope="module")
+def native_run(tmp_path_factory, synth_yaml) -> Path:
+    """Through the runner: stage `teacher` (a YOLOv8s fine-tuned first), then the student with method native."""
+    from pipeline.run import main
+
+    folder = tmp_path_factory.mktemp("native")
+    recipe = _distill_recipe(synth_yaml, "yolov8s.yaml", method="native", teacher_train={"epochs": 1})
+    path = folder / "recipe.yaml"
+    path.write_text(json.dumps(recipe))
+    assert main([str(path), "--run-dir", str(folder / "run")]) == 0
+    return folder / "run"
+
+
+@pytest.mark.slow
+def test_native_runs_after_a_teacher_stage(native_run):
+    metrics = json.loads((native_run / "metrics.json").read_text())
+    assert [s["name"] for s in metrics["stages"]] == ["teacher", "train"]
+    results = pd.read_csv(native_run / "stages" / "train" / "results.csv")
+    assert (results["train/dis_loss"] > 0).all()
+
+
+@pytest.mark.slow
+def test_roadtune_runs_from_a_run_folder_teacher(native_run, synth_yaml, tmp_path):
+    """A finished run folder is a teacher: its final stage's best.pt."""
+    from pipeline.run import main
+
+    path = tmp_path / "recipe.yaml"
+    path.write_text(json.dumps(_distill_recipe(synth_yaml, str(native_run))))
+    assert main([str(path), "--run-dir", str(tmp_path / "run")]) == 0
+    results = pd.read_csv(tmp_path / "run" / "stages" / "train" / "results.csv")
+    assert (results[["train/kd_cls", "train/kd_box", "train/kd_feat"]] > 0).all().all()
+    recorded = (tmp_path / "run" / "recipe.yaml").read_text()
+    assert str(native_run / "stages" / "train" / "weights" / "best.pt") in recorded
+
+
+@pytest.mark.parametrize("name", ["distill-v8s-to-n", "distill-seg", "distill-compare"])
+def test_shipped_recipes_validate(name, capsys):
+    from pipeline.run import main
+
+    assert main([str(REPO / "recipes" / f"{name}.yaml"), "--dry-run"]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_distillation_weight_ramps_up_over_ramp_epochs(teacher_pt, fixed_batch, synth_data):
+    """The applied terms are the raw terms times weight times the ramp (batch k of ramp_epochs*batches: k/that);
+    kd_ratio is their sum over the detection items'. Before the ramp, batch 1 carried the full weight."""
+    from ultralytics.cfg import get_cfg
+    from ultralytics.nn.tasks import load_checkpoint
+
+    torch.manual_seed(0)
+    student = build_model("yolov8n.yaml", nc=5).train()
+    student.args = get_cfg()
+    loss = RoadtuneLoss(student, load_checkpoint(teacher_pt)[0], DistillConfig(teacher="unused", ramp_epochs=2))
+    loss.base = student.init_criterion()
+    batch = {"img": fixed_batch, "batch_idx": torch.tensor([0.0, 1.0]), "cls": torch.tensor([[0.0], [1.0]]),
+             "bboxes": torch.tensor([[0.5, 0.5, 0.2, 0.2], [0.3, 0.6, 0.1, 0.3]])}
+    preds = student(fixed_batch)
+    raw = {k: v.item() for k, v in loss.terms(preds, fixed_batch).items()}
+    weights = {"kd_cls": 1.0, "kd_box": 1.0, "kd_feat": 0.5}
+    for epoch, batches, gain in [(0, 5, 0.1), (1, 5, 0.6), (2, 5, 1.0), (7, 5, 1.0)]:
+        loss.start_epoch(epoch, batches)
+        vector, items = loss(preds, batch)
+        for k, w in weights.items():
+            assert items[k].item() == pytest.approx(raw[k] * w * gain, rel=1e-4), (epoch, k)
+        det = items["box_loss"] + items["cls_loss"] + items["dfl_loss"]
+        kd = sum(items[k] for k in weights)
+        assert items["kd_ratio"].item() == pytest.approx((kd / det).item(), rel=1e-5)
+        assert vector[3:].sum().item() == pytest.approx(kd.item() * 4, rel=1e-4), "scaled by batch size like det"
+    no_ramp = RoadtuneLoss(student, load_checkpoint(teacher_pt)[0], DistillConfig(teacher="unused", ramp_epochs=0))
+    no_ramp.base = loss.base
+    assert no_ramp(preds, batch)[1]["kd_cls"].item() == pytest.approx(raw["kd_cls"], rel=1e-4)
+
+
+def _write_video(path: Path, images: list[Path], size: tuple[int, int] = (128, 96)) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, size)
+    for image in images:
+        writer.write(cv2.resize(cv2.imread(str(image)), size))
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def pseudo_run(tmp_path_factory, synth_yaml, synth_data, teacher_pt) -> tuple[Path, Path]:
+    """Roadtune through the runner with a synthetic video (12 frames, 1 in 4 kept) and an image folder unlabeled."""
+    from pipeline.run import main
+
+    folder = tmp_path_factory.mktemp("pseudo")
+    images = sorted((synth_data.parent / "images" / "train").glob("*"))[:12]
+    _write_video(folder / "road.mp4", images)
+    still = folder / "stills"
+    still.mkdir()
+    for image in images[:3]:
+        (still / image.name).write_bytes(image.read_bytes())
+    recipe = _distill_recipe(synth_yaml, str(teacher_pt), unlabeled=["road.mp4", "stills"], every_n_frames=4,
+                             conf=1e-4)  # the 1-epoch teacher is not confident of anything yet
+    path = folder / "recipe.yaml"
+    path.write_text(json.dumps(recipe))
+    assert main([str(path), "--run-dir", str(folder / "run")]) == 0
+    return folder / "run", folder
+
+
+@pytest.mark.slow
+def test_student_trains_on_teacher_labelled_frames(pseudo_run, synth_data):
+    import yaml
+
+    run, folder = pseudo_run
+    pseudo = run / "pseudo"
+    frames = sorted(p.name for p in (pseudo / "images").iterdir())
+    assert len([f for f in frames if "road" in f]) == 3 and len([f for f in frames if "stills" in f]) == 3, frames
+    labels = {p.stem: p.read_text().split("\n") for p in (pseudo / "labels").glob("*.txt")}
+    assert sorted(labels) == sorted(Path(f).stem for f in frames), "one label file per frame"
+    per_class = {name: 0 for name in SYNTH_NAMES.values()}
+    for lines in labels.values():
+        for line in filter(str.strip, lines):
+            cls, *box = line.split()
+            assert len(box) == 4 and all(0 <= float(v) <= 1 for v in box), line
+            per_class[SYNTH_NAMES[int(cls)]] += 1
+    counts = json.loads((pseudo / "counts.json").read_text())
+    assert counts["per_class"] == per_class and counts["boxes"] == sum(per_class.values()) > 0
+    assert counts["frames"] == 6
+    assert json.loads((run / "metrics.json").read_text())["teacher_labels"] == counts
+    args = yaml.safe_load((run / "stages" / "train" / "args.yaml").read_text())
+    assert args["data"] == str(pseudo / "data.yaml")
+    merged, original = yaml.safe_load((pseudo / "data.yaml").read_text()), yaml.safe_load(synth_data.read_text())
+    root = Path(original.get("path", synth_data.parent))
+    assert merged["train"] == [str((root / original["train"]).resolve()), str(pseudo / "images")]
+    assert merged["val"] == [str((root / original["val"]).resolve())] and merged["names"] == original["names"]
+    recorded = yaml.safe_load((run / "recipe.yaml").read_text())["distill"]["unlabeled"]
+    assert recorded == [str(folder / "road.mp4"), str(folder / "stills")], "absolute in the run folder's recipe"
+
+
+@pytest.mark.slow
+def test_complete_labels_are_reused_incomplete_ones_redone(pseudo_run, teacher_pt, synth_yaml):
+    """A complete cache (counts.json) is reused untouched; without counts.json (labelling interrupted) it is redone
+    from scratch, not appended to (Ultralytics' save_txt appends)."""
+    from pipeline.datasets.resolve import resolve_dataset
+    from pipeline.distill.pseudo import build_pseudo_set
+
+    run, folder = pseudo_run
+    pseudo = run / "pseudo"
+    cfg = DistillConfig(teacher=str(teacher_pt), unlabeled=[str(folder / "road.mp4"), str(folder / "stills")],
+                        every_n_frames=4, conf=1e-4)
+    args = (teacher_pt, cfg, [Path(p) for p in cfg.unlabeled], resolve_dataset(synth_yaml), 64)
+    files = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in pseudo.rglob("*") if p.is_file()}
+    counts = json.loads((pseudo / "counts.json").read_text())
+    assert build_pseudo_set(pseudo, *args) == counts
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in pseudo.rglob("*") if p.is_file()} == files
+    (pseudo / "counts.json").unlink()
+    assert build_pseudo_set(pseudo, *args) == counts
+    labels = {p: v[1] for p, v in files.items() if p.suffix == ".txt"}
+    assert {p: p.read_bytes() for p in labels} == labels, "same labels, once each"
+
+
+def test_missing_unlabeled_sources_are_listed_before_any_work(synth_yaml, write_recipe, tmp_path, capsys):
+    from pipeline.run import main
+
+    teacher = save_checkpoint(build_model("yolov8n.yaml", nc=5), tmp_path / "t.pt", SYNTH_NAMES)
+    (tmp_path / "empty").mkdir()
+    recipe = _distill_recipe(synth_yaml, str(teacher), unlabeled=["gone.mp4", "also-gone", "empty"])
+    runs = tmp_path / "runs"
+    assert main([str(write_recipe(recipe)), "--runs-dir", str(runs)]) == 2
+    err = capsys.readouterr().err
+    assert "distill.unlabeled: 3 of 3 unlabeled sources cannot be read" in err, err
+    for needle in (f"not found: {tmp_path / 'gone.mp4'}", f"not found: {tmp_path / 'also-gone'}",
+                   f"folder without images (.bmp, .jpeg, .jpg, .png, .webp): {tmp_path / 'empty'}"):
+        assert needle in err, err
+    assert "Traceback" not in err and not runs.exists()

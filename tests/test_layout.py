@@ -1,0 +1,120 @@
+"""The house rules of the layout, checked on the source: the run folder's names are spelled in
+pipeline/run_folder.py alone, and no module of pipeline/ imports (even lazily) one that imports it back."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from conftest import REPO
+
+import pipeline.run_folder as run_folder
+
+PACKAGE = REPO / "pipeline"
+# a folder name is only looked for where a path is joined (`x / "stages"`): "stages" is also a recipe key
+FOLDERS = {v for v in (run_folder.STAGES, run_folder.PSEUDO, run_folder.POINTS, run_folder.VIDEO)}
+# other folders' own names that happen to equal a run folder's: the video demo's output folder, a dataset's yaml
+OWNED_ELSEWHERE = {("video/outputs.py", "summary.json"), ("datasets", "data.yaml"), ("distill/pseudo.py", "data.yaml")}
+
+
+def _names() -> set[str]:
+    """Every file name the run folder module defines (the last part of each path constant)."""
+    values = [v for k, v in vars(run_folder).items() if k.isupper() and isinstance(v, str)]
+    values += [p for k, v in vars(run_folder).items() if k.isupper() and isinstance(v, tuple) for p in v]
+    return {Path(v).name for v in values if "." in Path(v).name}
+
+
+def _code_strings(tree: ast.AST) -> list[tuple[int, str, bool]]:
+    """(line, text, joined by `/`) of every string constant that is not a docstring."""
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)
+                  and isinstance(node.body[0].value, ast.Constant)}
+    joined = {id(node.right) for node in ast.walk(tree) if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div)}
+    return [(node.lineno, node.value, id(node) in joined) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+def _owned_elsewhere(module: str, name: str) -> bool:
+    return any((module == where or module.startswith(f"{where}/")) and name == n for where, n in OWNED_ELSEWHERE)
+
+
+def test_no_module_but_run_folder_spells_a_run_folder_name():
+    pattern = re.compile(rf"(?<![\w.])({'|'.join(map(re.escape, sorted(_names())))})(?![\w])")
+    spelled = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = path.relative_to(PACKAGE).as_posix()
+        if module == "run_folder.py":
+            continue
+        for line, text, is_joined in _code_strings(ast.parse(path.read_text())):
+            spelled += [f"{module}:{line}: {m}" for m in pattern.findall(text) if not _owned_elsewhere(module, m)]
+            if is_joined and text.strip("/") in FOLDERS:
+                spelled.append(f"{module}:{line}: / {text!r}")
+    assert len(_names()) >= 20, sorted(_names())  # the check really looks for the layout's names
+    assert spelled == [], "run-folder names spelled outside pipeline/run_folder.py:\n" + "\n".join(spelled)
+
+
+def _module(path: Path) -> str:
+    return ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the pipeline modules it imports, at module level or inside functions (a lazy import is still
+    a dependency; TYPE_CHECKING imports too)."""
+    modules = {_module(p): p for p in PACKAGE.rglob("*.py")}
+
+    def owner(name: str) -> str:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = []
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                targets += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        graph[name] = {owner(t) for t in targets if t.startswith("pipeline")} - {name, "pipeline", ""}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while not component or component[-1] != v:
+                component.append(stack.pop())
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_import_cycles():
+    graph = import_graph()
+    assert len(graph) > 50 and "pipeline.train.runner" in graph["pipeline.run"]
+    assert cycles(graph) == []
