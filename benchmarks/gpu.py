@@ -74,7 +74,7 @@ def plain_point(opts: argparse.Namespace, work: Path, first: dict) -> dict:
 def video_table(opts: argparse.Namespace, weights: str, work: Path) -> dict:
     """benchmarks/video.py on the `freeze: none` model: plain loop, each backend, decode-only, inference-only."""
     cmd = [sys.executable, "-m", "benchmarks.video", "--imgsz", str(opts.imgsz), "--weights", weights,
-           "--video", str(opts.video), "--repeat", "1", "--backends", *opts.backends]
+           "--video", str(opts.video), "--repeat", "1", "--device", opts.device, "--backends", *opts.backends]
     cmd += ["--max-frames", str(opts.frames)] if opts.frames else []
     timed(cmd, work / "video.log")
     print((work / "video.log").read_text().strip().split("\n\n")[-1])

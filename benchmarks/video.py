@@ -35,6 +35,7 @@ CLIP = SHARED / "video" / "highway_dashcam_udacity_solidWhiteRight.mp4"
 CACHED_WEIGHTS = REPO / "runs" / "bench" / "yolov5nu_kitti.pt"
 Detections = list[list[tuple[int, float, list[float]]]]  # per frame: (class, conf, xyxy)
 GOAL_OF_INFERENCE_ONLY = 0.95  # issue "GPU-grade throughput", item 2: drawing and encoding must not hold us back
+GOAL_ON_GPU = 0.90  # same item, on a GPU: of min(decode-only, inference-only at the chosen batch)
 
 
 def bench_weights(epochs: int = 5, imgsz: int = 512) -> Path:
@@ -73,18 +74,19 @@ def decode_only(video: Path, limit: int | None) -> tuple[float, int, None]:
     return seconds, n, None
 
 
-def plain_loop(weights: Path, video: Path, imgsz: int, limit: int | None, out: Path) -> tuple[float, int, Detections]:
+def plain_loop(weights: Path, video: Path, imgsz: int, limit: int | None, out: Path,
+               device: str) -> tuple[float, int, Detections]:
     """The loop a user writes: ``for r in YOLO(w).predict(video, stream=True): writer.write(r.plot())``."""
     from ultralytics import YOLO
 
     model, cap = YOLO(weights), cv2.VideoCapture(str(video))
     fps, first = cap.get(cv2.CAP_PROP_FPS), cap.read()[1]
-    model.predict(first, imgsz=imgsz, verbose=False)  # setup and warmup, excluded as for ours
+    model.predict(first, imgsz=imgsz, device=device, verbose=False)  # setup and warmup, excluded as for ours
     cap.release()
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, first.shape[1::-1])
     found: Detections = []
     start = time.perf_counter()
-    for r in model.predict(str(video), stream=True, imgsz=imgsz, verbose=False):
+    for r in model.predict(str(video), stream=True, imgsz=imgsz, device=device, verbose=False):
         writer.write(r.plot())
         found.append(list(zip(r.boxes.cls.int().tolist(), r.boxes.conf.tolist(), r.boxes.xyxy.tolist())))
         if len(found) == limit:
@@ -103,12 +105,12 @@ def inference_only(detector, frames: list[np.ndarray], batch: int) -> tuple[floa
 
 
 def ours(weights: Path, video: Path, imgsz: int, backend: str, batch: int, limit: int | None,
-         out: Path) -> tuple[float, int, tuple]:
+         out: Path, device: str) -> tuple[float, int, tuple]:
     """Our pipeline end to end (``run_video``), with its detections read back from detections.csv."""
     from pipeline.video.config import VideoConfig
     from pipeline.video.run import run_video
 
-    cfg = VideoConfig(source=video, imgsz=imgsz, batch=batch, backend=backend, device="cpu", max_frames=limit)
+    cfg = VideoConfig(source=video, imgsz=imgsz, batch=batch, backend=backend, device=device, max_frames=limit)
     summary = run_video(weights, video, out, cfg)
     rows = pd.read_csv(Path(summary["out_dir"]) / "detections.csv")
     found: Detections = [[] for _ in range(summary["frames"])]
@@ -148,7 +150,7 @@ def read_frames(video: Path, limit: int) -> list[np.ndarray]:
 
 
 def bench_imgsz(weights: Path, video: Path, imgsz: int, backends: Sequence[str], batch: int, repeat: int,
-                limit: int | None, tmp: Path) -> dict:
+                limit: int | None, tmp: Path, device: str = "cpu") -> dict:
     """All figures for one imgsz, as medians over ``repeat`` rounds.
 
     The CPU is shared, and its speed drifts by up to 2x within minutes, so every ratio is taken between
@@ -158,7 +160,7 @@ def bench_imgsz(weights: Path, video: Path, imgsz: int, backends: Sequence[str],
     from pipeline.video.config import VideoConfig
 
     frames = read_frames(video, min(64, limit or 64))  # in memory, for inference-only
-    detectors = {b: load_detector(weights, VideoConfig(source=video, imgsz=imgsz, backend=b, device="cpu"))
+    detectors = {b: load_detector(weights, VideoConfig(source=video, imgsz=imgsz, backend=b, device=device))
                  for b in backends}
     for detector in detectors.values():
         detector.warmup(frames[0])
@@ -168,8 +170,8 @@ def bench_imgsz(weights: Path, video: Path, imgsz: int, backends: Sequence[str],
         seconds, n, _ = decode_only(video, limit)
         fps["decode"].append(n / seconds)
         for b, detector in detectors.items():
-            runs = {"plain": partial(plain_loop, weights, video, imgsz, limit, tmp / "p.mp4"),
-                    b: partial(ours, weights, video, imgsz, b, batch, limit, tmp / b)}
+            runs = {"plain": partial(plain_loop, weights, video, imgsz, limit, tmp / "p.mp4", device),
+                    b: partial(ours, weights, video, imgsz, b, batch, limit, tmp / b, device)}
             runs |= {f"{b} b{k}": partial(inference_only, detector, frames, k) for k in sorted({batch, 1})}
             for name, measure in runs.items():
                 seconds, n, kept[name] = measure()  # detections do not change from run to run
@@ -177,7 +179,8 @@ def bench_imgsz(weights: Path, video: Path, imgsz: int, backends: Sequence[str],
             fps[f"{b} vs plain"].append(fps[b][-1] / fps["plain"][-1])
             fps[f"{b} of inference-only"].append(fps[b][-1] / fps[f"{b} b{batch}"][-1])
     median = {name: float(np.median(values)) for name, values in fps.items()}
-    report: dict = {"imgsz": imgsz, "batch": batch, "repeat": repeat, "load_avg_at_end": os.getloadavg()[0],
+    report: dict = {"imgsz": imgsz, "batch": batch, "repeat": repeat, "device": device,
+                    "load_avg_at_end": os.getloadavg()[0],
                     "decode_fps": median["decode"], "plain_fps": median["plain"], "all_runs": fps}
     for b in backends:
         found, summary = kept[b]
@@ -206,14 +209,19 @@ def print_report(r: dict, backends: Sequence[str]) -> None:
 
 
 def goal_line(r: dict, chosen: str) -> str:
-    """The goal on a CPU: end to end at >= 95% of the default backend's inference-only FPS (same batch)."""
+    """The goal: end to end at >= 95% of the default backend's inference-only FPS (same batch) on a CPU; on a GPU
+    >= 90% of min(decode-only, inference-only), the most a pipeline of the two can give.
+    """
     if chosen not in r:
         return f"  goal: not measured ({chosen}, the default backend here, is not among --backends)"
-    ratio = r[chosen]["of_inference_only"]
-    verdict = "met" if ratio >= GOAL_OF_INFERENCE_ONLY else "MISSED"
+    inference = r[chosen]["inference_only_fps"][r["batch"]]
+    gpu = r.get("device", "cpu") != "cpu"
+    limit, goal = (min(r["decode_fps"], inference), GOAL_ON_GPU) if gpu else (inference, GOAL_OF_INFERENCE_ONLY)
+    ratio = r[chosen]["fps"] / limit
+    verdict = "met" if ratio >= goal else "MISSED"
     return (f"  goal at imgsz {r['imgsz']}: ours ({chosen}, the default here) end to end {r[chosen]['fps']:.1f} FPS "
-            f"= {ratio:.0%} of its inference-only {r[chosen]['inference_only_fps'][r['batch']]:.1f} FPS "
-            f"(goal >= {GOAL_OF_INFERENCE_ONLY:.0%}): {verdict}")
+            f"= {ratio:.0%} of {'min(decode, inference-only)' if gpu else 'its inference-only'} {limit:.1f} FPS "
+            f"(goal >= {goal:.0%}): {verdict}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -228,22 +236,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--video", type=Path, default=CLIP)
     p.add_argument("--weights", type=Path, help="default: the cached KITTI fine-tune, trained on first use")
     p.add_argument("--max-frames", type=int, help="only the first N frames of the clip, for every contender")
+    p.add_argument("--device", default="cpu", help="cpu, or a GPU index such as 0")
     args = p.parse_args(argv)
     bootstrap(offline=True)
     from pipeline.video.backend import pick_backend
 
-    weights, chosen = args.weights or bench_weights(), pick_backend(None, cuda=False)
+    weights, chosen = args.weights or bench_weights(), pick_backend(None, cuda=args.device != "cpu")
     (REPO / "runs" / "bench").mkdir(parents=True, exist_ok=True)
     goals = []
     with tempfile.TemporaryDirectory() as tmp:
         for imgsz in args.imgsz:
             report = bench_imgsz(weights, args.video, imgsz, args.backends, args.batch, args.repeat,
-                                 args.max_frames, Path(tmp))
+                                 args.max_frames, Path(tmp), args.device)
             print_report(report, args.backends)
             goals.append(goal_line(report, chosen))
             print(goals[-1])
             (REPO / "runs" / "bench" / f"video_{imgsz}.json").write_text(json.dumps(report, indent=2) + "\n")
-    print("\ngoals (CPU, issue 'GPU-grade throughput' item 2):", *goals, sep="\n")
+    print(f"\ngoals ({args.device}, issue 'GPU-grade throughput' item 2):", *goals, sep="\n")
     return 0
 
 

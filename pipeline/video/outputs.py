@@ -25,8 +25,10 @@ from pipeline.video.source import VideoInfo
 VIDEO, DETECTIONS, SUMMARY = "annotated.mp4", "detections.csv", "summary.json"
 CSV_COLUMNS = ["frame", "time_s", "track_id", "class_id", "class_name", "conf", "x1", "y1", "x2", "y2"]
 # Drawing a 960x540 frame takes ~3 ms and encoding it ~4 ms on a 2-core EPYC: a few workers keep drawing off the
-# encoder's path, and more would only contend for the cores that decode and inference use.
-DRAW_WORKERS = min(4, os.cpu_count() or 1)
+# encoder's path where there are cores to spare (the GPU machine: 16). On 2 cores decode and inference already keep
+# both busy and the pool measured slower (640 px: 83% of inference-only vs 96% drawing inline; docs/performance.md),
+# so machines of up to 4 cores draw inline.
+DRAW_WORKERS = min(4, (os.cpu_count() or 1) // 4) if (os.cpu_count() or 1) > 4 else 0
 
 
 def claim_out_dir(out: Path) -> Path:
@@ -79,7 +81,8 @@ def _timed_annotate(result: Any, fps: float) -> tuple[np.ndarray, float]:
 class Outputs:
     """The run folder's files; use as a context manager and call :meth:`commit` with the summary at the end.
 
-    ``workers`` threads draw frames; at most ``2 * workers`` drawn or drawing frames wait for the encoder.
+    ``workers`` threads draw frames (0: drawn inline); at most ``2 * workers`` drawn or drawing frames wait for the
+    encoder.
     """
 
     def __init__(self, out_dir: Path, info: VideoInfo, save_video: bool, workers: int = DRAW_WORKERS) -> None:
@@ -108,7 +111,8 @@ class Outputs:
             if not self._video.isOpened():
                 self.__exit__()
                 raise UserError(f"OpenCV cannot write an mp4v video here: {path}")
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="roadtune-draw")
+            if self.workers:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="roadtune-draw")
         return self
 
     def write(self, index: int, result: Any, fps: float) -> None:
@@ -127,6 +131,8 @@ class Outputs:
             self._drawing.append(self._pool.submit(_timed_annotate, result, fps))
             while self._drawing and (len(self._drawing) > 2 * self.workers or self._drawing[0].done()):
                 self._encode_next()
+        elif self._video is not None:  # no cores to spare: draw and encode inline
+            self._encode(*_timed_annotate(result, fps))
 
     def flush(self) -> None:
         """Wait for the frames still drawing and encode them."""
@@ -135,7 +141,9 @@ class Outputs:
 
     def _encode_next(self) -> None:
         """Encode the oldest frame, waiting for its drawing; a drawing's exception is raised here."""
-        image, seconds = self._drawing.popleft().result()
+        self._encode(*self._drawing.popleft().result())
+
+    def _encode(self, image: np.ndarray, seconds: float) -> None:
         start = time.perf_counter()
         self._video.write(image)
         self.seconds += seconds + time.perf_counter() - start

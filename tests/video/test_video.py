@@ -339,8 +339,9 @@ def test_an_unwritable_out_is_a_clean_error(weights: Path, clip: Path, tmp_path:
 
 
 @pytest.mark.slow
-def test_parallel_drawing_encodes_every_frame_in_order(weights: Path, clip: Path, tmp_path: Path) -> None:
-    """Frames drawn by several workers come out exactly as drawing and encoding them one by one does."""
+@pytest.mark.parametrize("workers", [4, 0])  # a pool of draw workers (machines with cores to spare), or inline
+def test_parallel_drawing_encodes_every_frame_in_order(weights: Path, clip: Path, tmp_path: Path, workers: int) -> None:
+    """Frames drawn by several workers (or inline) come out exactly as drawing and encoding them one by one does."""
     from ultralytics import YOLO
 
     from pipeline.video.outputs import Outputs, annotate
@@ -350,7 +351,7 @@ def test_parallel_drawing_encodes_every_frame_in_order(weights: Path, clip: Path
     results = [model.predict(frame, imgsz=IMGSZ, conf=0.05, device="cpu", verbose=False)[0]
                for frame in read_video(clip)[0]]
     assert sum(len(r.boxes) for r in results) > 0
-    with Outputs(tmp_path / "pool", probe(clip), save_video=True, workers=4) as outputs:
+    with Outputs(tmp_path / "pool", probe(clip), save_video=True, workers=workers) as outputs:
         for i, result in enumerate(results):
             outputs.write(i, result, fps=float(i))  # a different overlay on every frame: order shows
         outputs.commit({})
