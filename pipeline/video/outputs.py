@@ -26,8 +26,8 @@ VIDEO, DETECTIONS, SUMMARY = "annotated.mp4", "detections.csv", "summary.json"
 CSV_COLUMNS = ["frame", "time_s", "track_id", "class_id", "class_name", "conf", "x1", "y1", "x2", "y2"]
 # Drawing a 960x540 frame takes ~3 ms and encoding it ~4 ms on a 2-core EPYC: a few workers keep drawing off the
 # encoder's path where there are cores to spare (the GPU machine: 16). On 2 cores decode and inference already keep
-# both busy and the pool measured slower (640 px: 83% of inference-only vs 96% drawing inline; docs/performance.md),
-# so machines of up to 4 cores draw inline.
+# both busy: the pool and inline drawing measured the same there (640 px: 82% vs 81% of inference-only, 320 px: 53%
+# vs 52%; docs/performance.md), so machines of up to 4 cores draw inline and spare the threads.
 DRAW_WORKERS = min(4, (os.cpu_count() or 1) // 4) if (os.cpu_count() or 1) > 4 else 0
 
 
