@@ -112,7 +112,7 @@ CONTRACT: dict[str, str] = {
     "checkpoints.safe_only": "torch_safe_load(safe_only=True) refuses a non-allow-listed global (pipeline.checkpoints)",
     "models.load_checkpoint_ema": "load_checkpoint takes ckpt['ema'] before ckpt['model'] (pipeline.checkpoints)",
     "models.task_from_train_args": "load_checkpoint sets model.task from train_args (pipeline.recipe.models)",
-    "models.weights_dir": "SETTINGS['weights_dir'] is where named weights download (pipeline.recipe.models)",
+    "models.weights_dir": "attempt_download_asset finds named weights in SETTINGS['weights_dir'] (recipe.models)",
     "freeze.name_rule": "_setup_train freezes f'model.{i}.' names and '.dfl' (pipeline.recipe.freeze)",
     "schema.optimizers": "build_optimizer accepts exactly OPTIMIZERS (pipeline.recipe.schema)",
     "args.default_lr": "cfg/default.yaml lr0 / warmup_bias_lr are DEFAULT_LR0 / DEFAULT_WARMUP_BIAS_LR (train.args)",

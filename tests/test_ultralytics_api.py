@@ -68,7 +68,10 @@ def probe_task_from_train_args(tmp_path: Path) -> None:
 
 
 def probe_weights_dir(tmp_path: Path) -> None:
+    from ultralytics.utils.downloads import attempt_download_asset
+
     assert "weights_dir" in ua.SETTINGS and Path(ua.SETTINGS["weights_dir"]).name
+    assert 'SETTINGS["weights_dir"] / file' in _source(attempt_download_asset)  # a named weight is found there
 
 
 def probe_freeze_rule(tmp_path: Path) -> None:
