@@ -49,7 +49,7 @@ def bootstrap(offline: bool | None = None) -> None:
     # Ultralytics 8.4.190 reads ULTRALYTICS_SAFE_LOAD once, at import: then every checkpoint it loads itself
     # (YOLO(path), its trainer, distill_model) is read with weights_only=True, and model yamls are parsed without eval.
     os.environ["ULTRALYTICS_SAFE_LOAD"] = "0" if trust_pickles() else "1"
-    from ultralytics.utils import SETTINGS  # first Ultralytics import: happens here, on purpose
+    from pipeline.ultralytics_api import SETTINGS  # first Ultralytics import: happens here, on purpose
 
     # Telemetry and hub sync off; never prompt for integrations a run did not ask for.
     quiet = {"sync": False, "wandb": False, "mlflow": False, "comet": False, "clearml": False, "dvc": False,

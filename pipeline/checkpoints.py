@@ -34,7 +34,8 @@ def read_checkpoint(path: str | Path) -> Any:
     # Ultralytics 8.4.190 nn/tasks.py torch_safe_load(safe_only=True): torch.load(weights_only=True) with the
     # allow-list of Ultralytics/torch model classes that checkpoint references (_SafeLoad), legacy module paths mapped.
     import torch
-    from ultralytics.nn.tasks import torch_safe_load
+
+    from pipeline.ultralytics_api import torch_safe_load
 
     if not trust_pickles() and not hasattr(torch.serialization, "get_unsafe_globals_in_checkpoint"):
         # Ultralytics 8.4.190 falls back to a full unpickle on torch < 2.6 (no allow-list scan): refuse instead
@@ -54,7 +55,7 @@ def load_model(path: str | Path, device: Any = "cpu") -> nn.Module:
                         "beside a model architecture (e.g. model: yolov8n.yaml), or give an Ultralytics checkpoint")
     # Ultralytics 8.4.190 load_checkpoint: the model (EMA first) with its args, task and stride set. It unpickles the
     # file again, which has just passed the weights_only check (and is safe itself once bootstrap ran).
-    from ultralytics.nn.tasks import load_checkpoint
+    from pipeline.ultralytics_api import load_checkpoint
 
     try:
         return load_checkpoint(str(path), device=device)[0]

@@ -149,7 +149,7 @@ def choose_executor(devices: str | None, ray_address: str | None, train: dict[st
 
 def run_points(executor: Executor, points_dir: Path, ids: list[str]) -> list[PointResult]:
     """Run the points with `executor`, writing each one's status.json as it ends; return the failed ones."""
-    from ultralytics.utils import TQDM
+    from pipeline.ultralytics_api import TQDM
 
     failed = []
     results = executor([points_dir / i for i in ids])

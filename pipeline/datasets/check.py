@@ -116,8 +116,10 @@ def _missing_label_folders(split: str, images: list[Path], labels: list[Path], r
 
 def _check_split(split: str, entries: list[Path], task: str, report: DatasetReport, digests: dict) -> None:
     """Check every image and label file of one split."""
-    from ultralytics.data.utils import img2label_paths  # Ultralytics' own images -> labels rule
-    from ultralytics.utils import TQDM
+    from pipeline.ultralytics_api import (
+        TQDM,
+        img2label_paths,  # Ultralytics' own images -> labels rule
+    )
 
     stats = report.splits[split] = SplitStats()
     images = list_images(entries, split, report)

@@ -21,7 +21,7 @@ IMBALANCE_RATIO = 10
 
 def _check_split(split: str, folder: Path, report: DatasetReport, digests: dict) -> None:
     """Count readable images per class folder of one split."""
-    from ultralytics.utils import TQDM
+    from pipeline.ultralytics_api import TQDM
 
     stats = report.splits[split] = SplitStats()
     extra = sorted({d.name for d in folder.iterdir() if d.is_dir()} - set(report.names.values()))

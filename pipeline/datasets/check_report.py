@@ -97,7 +97,7 @@ def _ultralytics_verdict(image: Path, label: Path | None, nc: int, unterminated:
     which re-saves a JPEG lacking its end marker in place: such a file is verified on a temporary copy, so the
     dataset is never written to.
     """
-    from ultralytics.data.utils import verify_image, verify_image_label
+    from pipeline.ultralytics_api import verify_image, verify_image_label
 
     with tempfile.TemporaryDirectory(prefix="roadtune-check-") if unterminated else nullcontext() as tmp:
         im_file = str(shutil.copy(image, Path(tmp) / image.name) if tmp else image)

@@ -116,7 +116,7 @@ def _place_image(image: Path, dst: Path, link: bool) -> None:
 
 def _readable(samples: list[Sample], report: ConvertReport) -> list[tuple[Sample, ImageInfo]]:
     """Decode every image once (before splitting, so no split ends up with only broken images); report the rest."""
-    from ultralytics.utils import TQDM
+    from pipeline.ultralytics_api import TQDM
 
     readable = []
     for sample in TQDM(samples, desc="read images"):
@@ -176,7 +176,7 @@ def read_source(fmt: str, src: Path, options: ReadOptions) -> Source:
 def convert(fmt: str, src: Path, out: Path, classes: str = "road", val_fraction: float = 0.2, seed: int = 0,
             link: bool = False, overwrite: bool = False, options: ReadOptions = ReadOptions()) -> ConvertReport:
     """Convert ``src`` in format ``fmt`` into a YOLO dataset at ``out`` and return the report (also saved there)."""
-    from ultralytics.utils import TQDM
+    from pipeline.ultralytics_api import TQDM
 
     if options.task not in ("detect", "segment"):
         raise UserError(f"--task must be detect or segment, got {options.task!r}")

@@ -31,7 +31,7 @@ IMAGES = {"detect": "images/100k/{split}", "segment": "images/10k/{split}"}
 
 def _polygon(poly2d: list[dict]) -> np.ndarray | None:
     """One instance polygon from its ``poly2d`` parts (several parts joined as Ultralytics joins COCO's)."""
-    from ultralytics.data.converter import merge_multi_segment
+    from pipeline.ultralytics_api import merge_multi_segment
 
     parts = [np.asarray(p.get("vertices") or [], dtype=np.float64).reshape(-1, 2) for p in poly2d]
     parts = [p for p in parts if len(p)]

@@ -68,7 +68,7 @@ def _read_json(json_file: Path, yolo_labels: Path, src: Path, source: Source) ->
 
 def read(src: Path, options: ReadOptions) -> Source:
     """Read a COCO folder holding ``annotations/instances_*.json`` and the images."""
-    from ultralytics.data.converter import convert_coco
+    from pipeline.ultralytics_api import convert_coco
 
     require_task("coco", options.task, ("detect", "segment"))
     json_files = require_files("coco", src / "annotations", "instances_*.json")

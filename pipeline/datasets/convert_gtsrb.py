@@ -154,7 +154,7 @@ def _problem(sign: SignImage, crop_roi: bool) -> str | None:
 def usable_signs(signs: list[SignImage], classmap: ClassMap, crop_roi: bool,
                  report: GtsrbReport) -> list[tuple[SignImage, str]]:
     """The images to convert with their output class name; the rest are recorded in `report` with the reason."""
-    from ultralytics.utils import TQDM
+    from pipeline.ultralytics_api import TQDM
 
     usable = []
     for sign in TQDM(signs, desc="read gtsrb"):
@@ -188,7 +188,7 @@ def convert_gtsrb(src: Path, out: Path, classes: str = "road", val_fraction: flo
 
     Output classes are the class map's names that received images, in the map's order (folder NN = the NN-th).
     """
-    from ultralytics.utils import TQDM
+    from pipeline.ultralytics_api import TQDM
 
     if not 0.0 < val_fraction < 1.0:
         raise UserError(f"--val-fraction must be between 0 and 1 (exclusive), got {val_fraction}")

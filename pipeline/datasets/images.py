@@ -24,7 +24,7 @@ class ImageInfo:
 
 def is_image(path: Path) -> bool:
     """True for the file suffixes Ultralytics loads as images."""
-    from ultralytics.data.utils import IMG_FORMATS
+    from pipeline.ultralytics_api import IMG_FORMATS
 
     return path.suffix[1:].lower() in IMG_FORMATS
 
@@ -33,7 +33,7 @@ def image_files(entry: Path, prefix: str = "") -> list[Path]:
     """The images training reads from one split entry (a folder, searched recursively, or an image-list .txt whose
     ``./`` lines are relative to it); empty when it holds none.
     """
-    from ultralytics.data.base import BaseDataset
+    from pipeline.ultralytics_api import BaseDataset
 
     # Ultralytics 8.4.190 BaseDataset.get_img_files is the lister training uses; it reads nothing of the dataset
     # but `prefix` (log lines) and `fraction`, so it runs on a stand-in. It raises when it finds no image.
@@ -50,7 +50,7 @@ def _opener(path: Path) -> Callable[..., Image.Image]:
     Ultralytics 8.4.190 (``ultralytics/utils/patches.py``) replaces ``Image.open`` with a version that pip-installs
     pi-heif whenever a file is not identified; a corrupt JPEG must be reported, not trigger an install.
     """
-    from ultralytics.utils import patches
+    from pipeline.ultralytics_api import patches
 
     return Image.open if path.suffix.lower() in {".heic", ".heif"} else getattr(patches, "_image_open", Image.open)
 
@@ -61,7 +61,7 @@ def inspect_image(path: Path, decode: bool) -> ImageInfo:
     ``decode=False`` checks the header and structure (PIL ``verify``: PNG checksums, JPEG markers), fast enough to
     run before every training; ``decode=True`` also decodes every pixel, which catches truncated image data.
     """
-    from ultralytics.data.utils import exif_size  # the size Ultralytics itself will see
+    from pipeline.ultralytics_api import exif_size  # the size Ultralytics itself will see
 
     try:
         data = path.read_bytes()

@@ -40,7 +40,7 @@ class Dataset:
 
     def label_dirs(self, split: str) -> list[Path]:
         """Label folders of a split's image folders, by Ultralytics 8.4.190 ``img2label_paths`` (last ``/images/``)."""
-        from ultralytics.data.utils import img2label_paths
+        from pipeline.ultralytics_api import img2label_paths
 
         # map a file inside the folder, not the folder: img2label_paths strips the last "." suffix of its input
         return [Path(label).parent for label in img2label_paths([d / "x.jpg" for d in self.split_dirs(split)])]
@@ -122,7 +122,7 @@ def resolve_dataset(path: Path) -> Dataset:
 def dataset_root(config: dict[str, Any], yaml_path: Path) -> Path:
     """The folder split entries are relative to, by Ultralytics 8.4.190 ``check_det_dataset``: ``path:`` as given
     (relative to the working directory, else under DATASETS_DIR), or without it the YAML's own folder."""
-    from ultralytics.utils import DATASETS_DIR
+    from pipeline.ultralytics_api import DATASETS_DIR
 
     root = Path(config["path"]) if config.get("path") else yaml_path.resolve().parent
     if not root.exists() and not root.is_absolute():
@@ -133,7 +133,7 @@ def dataset_root(config: dict[str, Any], yaml_path: Path) -> Path:
 def has_segment_labels(dataset: Dataset) -> bool:
     """True when the train labels carry polygons (class plus at least 3 points), as segment training needs.
     Reads the label files training reads: Ultralytics 8.4.190 ``img2label_paths`` of the split's images."""
-    from ultralytics.data.utils import img2label_paths
+    from pipeline.ultralytics_api import img2label_paths
 
     labels = (Path(p) for p in img2label_paths(dataset.image_files("train")))
     for label in islice((p for p in labels if p.is_file()), 200):

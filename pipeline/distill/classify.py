@@ -86,7 +86,7 @@ def check_classifier_teacher(teacher: nn.Module, dataset: Dataset) -> list[str]:
 
 def install_soft_labels(trainer: Any) -> None:
     """on_pretrain_routine_end: load the frozen teacher on the student's device and make it part of the loss."""
-    from ultralytics.utils.torch_utils import unwrap_model
+    from pipeline.ultralytics_api import unwrap_model
 
     teacher = load_model(trainer.teacher_path, device=trainer.device)
     unwrap_model(trainer.model).criterion = SoftLabelLoss(teacher, trainer.temperature, trainer.alpha)
@@ -94,7 +94,7 @@ def install_soft_labels(trainer: Any) -> None:
 
 def soft_label_trainer_class(teacher_path: Path, temperature: float, alpha: float) -> type:
     """An Ultralytics ClassificationTrainer subclass whose student learns from `teacher_path`'s soft labels."""
-    from ultralytics.models.yolo.classify import ClassificationTrainer
+    from pipeline.ultralytics_api import ClassificationTrainer
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         ClassificationTrainer.__init__(self, *args, **kwargs)

@@ -70,7 +70,6 @@ def _student_trainer(prepared: Prepared, weights: Path) -> type | None:
 
 def _ultralytics_trainer(task: str) -> type:
     """Ultralytics' own trainer class for a detect or segment student."""
-    from ultralytics.models.yolo.detect import DetectionTrainer
-    from ultralytics.models.yolo.segment import SegmentationTrainer
+    from pipeline.ultralytics_api import DetectionTrainer, SegmentationTrainer
 
     return SegmentationTrainer if task == "segment" else DetectionTrainer

@@ -64,7 +64,7 @@ def _install_criterion(trainer: Any) -> None:
 
     Only now: the EMA copy exists already (so it never holds the teacher) and the class weights are set.
     """
-    from ultralytics.utils.torch_utils import unwrap_model
+    from pipeline.ultralytics_api import unwrap_model
 
     model = unwrap_model(trainer.model)
     trainer.distiller.base = model.init_criterion()
@@ -100,7 +100,8 @@ class _RoadtuneTrainerMixin:
     def set_model_attributes(self) -> None:
         """Also load the frozen teacher and build the projector, on the student's device."""
         import torch
-        from ultralytics.utils.torch_utils import unwrap_model
+
+        from pipeline.ultralytics_api import unwrap_model
 
         super().set_model_attributes()
         teacher = load_model(self.teacher_path, device=self.device)
@@ -121,8 +122,7 @@ class _RoadtuneTrainerMixin:
 
 def distill_trainer_class(task: str, cfg: DistillConfig, teacher_path: Path) -> type:
     """An Ultralytics trainer class for `task` that distils from the checkpoint `teacher_path` (method roadtune)."""
-    from ultralytics.models.yolo.detect import DetectionTrainer
-    from ultralytics.models.yolo.segment import SegmentationTrainer
+    from pipeline.ultralytics_api import DetectionTrainer, SegmentationTrainer
 
     base = SegmentationTrainer if task == "segment" else DetectionTrainer
     attrs = {"distill_cfg": cfg, "teacher_path": Path(teacher_path), "__module__": __name__}

@@ -20,9 +20,8 @@ from torch import nn
 
 from pipeline.errors import UserError
 
-# Ultralytics 8.4.190 (engine/trainer.py, _setup_train) freezes parameters whose name contains any of
-# f"model.{i}." for the frozen indices, and always ".dfl". The plan below uses the same rule so its counts match.
-ALWAYS_FROZEN = (".dfl",)
+# Ultralytics' trainer freeze-name rule (pipeline.ultralytics_api): the plan below uses it so its counts match.
+from pipeline.ultralytics_api import ALWAYS_FROZEN
 
 
 def backbone_length(model: nn.Module) -> int:

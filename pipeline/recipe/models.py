@@ -52,14 +52,14 @@ def resolve_model_file(name: str, base: Path) -> str:
 
 
 def _ultralytics_weights_dir() -> Path:
-    from ultralytics.utils import SETTINGS
+    from pipeline.ultralytics_api import SETTINGS
 
     return Path(SETTINGS["weights_dir"])
 
 
 def _builtin_arch_exists(name: str) -> bool:
     """True for a yaml Ultralytics can build (e.g. yolov8n.yaml from yolov8.yaml with scale n)."""
-    from ultralytics.nn.tasks import yaml_model_load
+    from pipeline.ultralytics_api import yaml_model_load
 
     try:
         yaml_model_load(name)
@@ -70,7 +70,7 @@ def _builtin_arch_exists(name: str) -> bool:
 
 def build_model(source: str, nc: int | None = None, verbose: bool = False) -> nn.Module:
     """Build the Ultralytics network for `source` (.yaml or .pt), with `nc` classes when given, on the CPU."""
-    from ultralytics.nn.tasks import guess_model_task, yaml_model_load
+    from pipeline.ultralytics_api import guess_model_task, yaml_model_load
 
     if source.endswith((".yaml", ".yml")):
         cfg = yaml_model_load(source)
@@ -87,7 +87,7 @@ def build_model(source: str, nc: int | None = None, verbose: bool = False) -> nn
 
 
 def _model_class(task: str) -> type:
-    from ultralytics.nn.tasks import ClassificationModel, DetectionModel, SegmentationModel
+    from pipeline.ultralytics_api import ClassificationModel, DetectionModel, SegmentationModel
 
     return {"detect": DetectionModel, "segment": SegmentationModel, "classify": ClassificationModel}[task]
 

@@ -23,15 +23,13 @@ from pipeline.distill.config import DistillConfig, DistillWeights
 from pipeline.errors import UserError
 from pipeline.recipe.overrides import apply_overrides
 from pipeline.train.augment import AugmentConfig
+from pipeline.ultralytics_api import OPTIMIZERS  # build_optimizer's names: checked before the run folder exists
 from pipeline.video.config import VideoConfig
 
 FreezeName = Literal["none", "backbone", "all-but-head"]
 FreezeSpec = Union[Annotated[int, Field(ge=0)], list[Annotated[int, Field(ge=0)]], FreezeName]
 FOLDER_NAME = r"^[A-Za-z0-9_.-]+$"  # run and stage names become folder names; `.` and `..` are refused apart
 MAX_EPOCHS = 100_000  # far beyond any real schedule; a larger count (e.g. `1e23`) is a typo that trains forever
-# Ultralytics 8.4.190 engine/trainer.py build_optimizer: the names it accepts (case-insensitive); others raise
-# NotImplementedError only once the trainer runs, after the run folder exists.
-ULTRALYTICS_OPTIMIZERS = ("Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop", "SGD", "MuSGD", "auto")
 
 # Train arguments roadtune sets itself from the recipe; a recipe that sets them under `train:` is told where to go.
 MANAGED_TRAIN_ARGS = {
@@ -217,7 +215,13 @@ def parse_recipe(raw: Any, origin: str = "<recipe>") -> Recipe:
 
 def check_train_args(args: dict[str, Any], where: str) -> list[str]:
     """Check train argument names and types against Ultralytics' own defaults (cfg/default.yaml)."""
-    from ultralytics.cfg import CFG_BOOL_KEYS, CFG_FLOAT_KEYS, CFG_FRACTION_KEYS, CFG_INT_KEYS, DEFAULT_CFG_DICT
+    from pipeline.ultralytics_api import (
+        CFG_BOOL_KEYS,
+        CFG_FLOAT_KEYS,
+        CFG_FRACTION_KEYS,
+        CFG_INT_KEYS,
+        DEFAULT_CFG_DICT,
+    )
 
     problems = []
     for key, value in args.items():
@@ -259,9 +263,9 @@ def _range_problems(dotted: str, key: str, value: Any) -> list[str]:
                                and (value == -1 or 0 < value < 1 or (value >= 1 and float(value).is_integer()))):
         return [f"{dotted}: a batch size is an integer >= 1, -1 (AutoBatch) or a GPU-memory fraction in (0, 1), "
                 f"got {value!r}"]
-    if key == "optimizer" and str(value).lower() not in {o.lower() for o in ULTRALYTICS_OPTIMIZERS}:
-        close = difflib.get_close_matches(str(value), ULTRALYTICS_OPTIMIZERS, n=1)
-        hint = f"did you mean `{close[0]}`?" if close else f"one of: {', '.join(ULTRALYTICS_OPTIMIZERS)}"
+    if key == "optimizer" and str(value).lower() not in {o.lower() for o in OPTIMIZERS}:
+        close = difflib.get_close_matches(str(value), OPTIMIZERS, n=1)
+        hint = f"did you mean `{close[0]}`?" if close else f"one of: {', '.join(OPTIMIZERS)}"
         return [f"{dotted}: not an Ultralytics optimizer: {value!r} ({hint})"]
     return []
 

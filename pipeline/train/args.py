@@ -18,23 +18,18 @@ from typing import Any
 from pipeline.recipe.schema import MAX_EPOCHS, Recipe, Stage
 from pipeline.run_folder import STAGES
 
+# Ultralytics' default lr0/warmup_bias_lr and optimizer=auto's lr0 (AdamW for short fine-tunes, lr0 ignored):
+# pinned explicitly so that lr_scale has an lr0 to scale
+from pipeline.ultralytics_api import DEFAULT_LR0, DEFAULT_WARMUP_BIAS_LR, auto_lr_fit
+
 LOG = logging.getLogger("roadtune")
-DEFAULT_LR0, DEFAULT_WARMUP_BIAS_LR = 0.01, 0.1
 LR_KEYS = ("optimizer", "lr0", "warmup_bias_lr")
 
-
-def auto_lr_fit(nc: int) -> float:
-    """The lr0 Ultralytics' optimizer=auto chooses for short runs (AdamW), for `nc` classes.
-
-    Ultralytics 8.4.190 (engine/trainer.py build_optimizer): optimizer=auto picks AdamW with this lr0 for short
-    fine-tunes and ignores lr0; we pin the same choice explicitly so that lr_scale has an lr0 to scale.
-    """
-    return round(0.002 * 5 / (4 + nc), 6)
 
 
 def default_epochs() -> int:
     """Ultralytics' own default epoch count (cfg/default.yaml), for a train section that sets none."""
-    from ultralytics.cfg import DEFAULT_CFG_DICT
+    from pipeline.ultralytics_api import DEFAULT_CFG_DICT
 
     return int(DEFAULT_CFG_DICT["epochs"])
 

@@ -108,12 +108,9 @@ def preview(data_yaml: Path, cfg: AugmentConfig, out: Path, n: int = 12, imgsz: 
     """
     import numpy as np
     import torch
-    from ultralytics.cfg import get_cfg
-    from ultralytics.data import YOLODataset, build_yolo_dataset
-    from ultralytics.data.utils import check_det_dataset
-    from ultralytics.utils.plotting import plot_images
 
     from pipeline.datasets.resolve import resolve_dataset  # synthetic sets are generated on demand there
+    from pipeline.ultralytics_api import YOLODataset, build_yolo_dataset, check_det_dataset, get_cfg, plot_images
 
     if n < 1:
         raise UserError(f"--n must be at least 1, got {n}")

@@ -77,7 +77,7 @@ def _openvino_in_f32(model: Any, export: Path) -> None:
 
 def installed(backend: str, cuda: bool = False) -> bool:
     """Return True when the packages that ``backend`` needs (export and inference) are installed."""
-    from ultralytics.utils.checks import check_requirements
+    from pipeline.ultralytics_api import check_requirements
 
     needs = REQUIREMENTS.get(backend, []) + (CUDA_REQUIREMENTS.get(backend, []) if cuda else [])
     return not needs or check_requirements(needs, install=False)
@@ -157,8 +157,8 @@ def _load_checkpoint(weights: Path) -> Any:
 def load_detector(weights: Path, cfg: VideoConfig) -> Detector:
     """Check weights, classes, device and backend, export when the backend needs it, and return the detector."""
     from ultralytics import YOLO
-    from ultralytics.utils.checks import check_requirements
-    from ultralytics.utils.torch_utils import select_device
+
+    from pipeline.ultralytics_api import check_requirements, select_device
 
     weights = Path(weights)
     model = _load_checkpoint(weights)

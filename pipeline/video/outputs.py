@@ -33,7 +33,7 @@ DRAW_WORKERS = min(4, (os.cpu_count() or 1) // 4) if (os.cpu_count() or 1) > 4 e
 
 def claim_out_dir(out: Path) -> Path:
     """Return ``out``, or a numbered sibling (``out-2``...) when ``out`` exists and is not empty."""
-    from ultralytics.utils.files import increment_path
+    from pipeline.ultralytics_api import increment_path
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -62,7 +62,7 @@ def _partial(name: str) -> str:
 
 def annotate(result: Any, fps: float) -> np.ndarray:
     """Draw the result with Ultralytics' own annotator (boxes, masks, class, conf, track id) plus a running FPS."""
-    from ultralytics.utils.plotting import Annotator
+    from pipeline.ultralytics_api import Annotator
 
     annotator = Annotator(result.plot())
     text = f"{fps:.1f} FPS"

@@ -21,7 +21,7 @@ def run_video(weights: Path, source: Path, out: Path, cfg: VideoConfig) -> dict[
     Every input is checked (UserError) before the output folder is created; ``out`` is never overwritten: when it
     exists and is not empty, a numbered sibling is used, named in the returned summary's ``out_dir``.
     """
-    from ultralytics.utils import TQDM
+    from pipeline.ultralytics_api import TQDM
 
     info = probe(Path(source))
     out_dir = claim_out_dir(Path(out))  # before the model loads and exports: a bad --out fails at once

@@ -32,7 +32,7 @@ def probe(path: Path) -> VideoInfo:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"video not found: {path}")
-    from ultralytics.data.utils import VID_FORMATS  # the suffixes Ultralytics itself treats as video
+    from pipeline.ultralytics_api import VID_FORMATS  # the suffixes Ultralytics itself treats as video
 
     if path.suffix.lower().lstrip(".") not in VID_FORMATS:
         raise UserError(f"not a video file: {path} (expected one of: {', '.join(sorted(VID_FORMATS))})")
