@@ -82,10 +82,9 @@ def resume(run_dir: Path, dry_run: bool = False) -> int:
     recipe, base, problems = load_recipe(run_dir / RECIPE)
     prepared = prepare(recipe, base, problems)
     if dry_run:
-        left = [sr for sr in stage_runs(prepared, run_dir) if not sr.done()]
-        starts = [f"from its {LAST_FILE}" if sr.last.is_file() else "from the start" for sr in left]
-        print(f"would resume {shown(run_dir)}: " + ", ".join(
-            f"stage {sr.stage.name} ({start})" for sr, start in zip(left, starts)))
+        left = [f"stage {sr.stage.name} ({f'from its {LAST_FILE}' if sr.last.is_file() else 'from the start'})"
+                for sr in stage_runs(prepared, run_dir) if not sr.done()]
+        print(f"would resume {shown(run_dir)}: " + ", ".join(left))
         return 0
     report_finished(execute(prepared, run_dir), run_dir)
     return 0
@@ -114,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.recipe.overrides import cli_paths_absolute
     from pipeline.recipe.preflight import prepare
     from pipeline.recipe.schema import load_recipe
-    from pipeline.run_folder import create_run_dir, is_finished, shown
+    from pipeline.run_folder import create_run_dir, refuse_finished, shown
     from pipeline.train.runner import start_run
 
     overrides = cli_paths_absolute(args.overrides)
@@ -125,8 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_sweep(args.recipe, overrides, runs_dir=runs_dir, dry_run=args.dry_run,
                          devices=args.devices, ray_address=args.ray, problems=problems)
-    if args.run_dir and is_finished(args.run_dir):
-        raise UserError(f"{args.run_dir} is a finished run and is never written again: start a new run")
+    if args.run_dir:
+        refuse_finished(args.run_dir)
     prepared = prepare(recipe, base, problems)
     if args.dry_run:
         print_plan(prepared)

@@ -75,6 +75,12 @@ def is_finished(run_dir: Path) -> bool:
     return (run_dir / METRICS).is_file()
 
 
+def refuse_finished(run_dir: Path) -> None:
+    """A UserError when `run_dir` is a finished run, which no command writes into."""
+    if is_finished(run_dir):
+        raise UserError(f"{run_dir} is a finished run and is never written again: start a new run")
+
+
 def stage_dir(run_dir: Path, stage: str) -> Path:
     """A stage's folder, where Ultralytics writes (project=<run>/stages, name=<stage>)."""
     return run_dir / STAGES / stage

@@ -26,7 +26,6 @@ LOG = logging.getLogger("roadtune")
 LR_KEYS = ("optimizer", "lr0", "warmup_bias_lr")
 
 
-
 def default_epochs() -> int:
     """Ultralytics' own default epoch count (cfg/default.yaml), for a train section that sets none."""
     from pipeline.ultralytics_api import DEFAULT_CFG_DICT

@@ -19,7 +19,6 @@ import yaml
 
 from pipeline import __version__
 from pipeline.distill.plan import distill_stages
-from pipeline.errors import UserError
 from pipeline.recipe.models import save_checkpoint
 from pipeline.recipe.preflight import Prepared
 from pipeline.run_folder import (
@@ -33,6 +32,7 @@ from pipeline.run_folder import (
     hold,
     is_finished,
     read_metrics,
+    refuse_finished,
     stage_dir,
     write_atomic,
 )
@@ -96,8 +96,7 @@ def start_run(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
     A finished run is read-only: starting into it is an error. An interrupted one keeps its first env.json.
     """
     with hold(run_dir):
-        if is_finished(run_dir):
-            raise UserError(f"{run_dir} is a finished run and is never written again: start a new run")
+        refuse_finished(run_dir)
         write_atomic(run_dir / RECIPE, yaml.safe_dump(prepared.resolved_recipe(), sort_keys=False))
         if not (run_dir / ENV).is_file():
             write_atomic(run_dir / ENV, json.dumps(environment(), indent=2))
