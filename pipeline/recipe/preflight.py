@@ -112,13 +112,14 @@ def _freeze_plans(recipe: Recipe, model: nn.Module, problems: list[str]) -> dict
 
 
 def dataset_check_problems(data_path: Path, task: str) -> list[str]:
-    """The dataset check (pipeline.datasets check) as problem lines: errors stop the run, warnings are shown."""
-    from pipeline.datasets.check import check_dataset
+    """The dataset check (pipeline.datasets check) as problem lines: errors stop the run, warnings are shown.
+    Unchanged files since a clean check are not scanned again (pipeline.datasets.check_cache)."""
+    from pipeline.datasets.check_cache import checked
 
-    report = check_dataset(data_path, task)
-    for warning in report.warnings:
+    errors, warnings = checked(data_path, task)
+    for warning in warnings:
         LOG.warning(f"data: {warning}")
-    return [f"data: {error}" for error in report.errors]
+    return [f"data: {error}" for error in errors]
 
 
 def device_problems(recipe: Recipe) -> list[str]:
