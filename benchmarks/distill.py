@@ -169,6 +169,31 @@ def print_goals(means: dict[str, tuple[float, float]], classify: bool) -> None:
     print(text)
 
 
+def plot_loss_terms(run_dir: Path, out: Path) -> None:
+    """Every training loss item per epoch of one run (its results.csv): the label terms beside the distillation
+    terms as they enter the loss, and kd_ratio (their sum over the label terms) on a second axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    table = pd.read_csv(run_dir / "stages" / "train" / "results.csv")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for column in (c for c in table.columns if c.startswith("train/") and c != "train/kd_ratio"):
+        ax.plot(table["epoch"], table[column], ("--" if "kd_" in column else "-"), label=column[len("train/"):])
+    ax.set(xlabel="epoch", ylabel="loss item (per image)", title=f"loss terms per epoch: {run_dir.name}")
+    if "train/kd_ratio" in table:
+        ratio = ax.twinx()
+        ratio.plot(table["epoch"], table["train/kd_ratio"], "k:", label="kd_ratio (right)")
+        ratio.set_ylabel("distillation / label loss")
+        ratio.legend(loc="upper center")
+    ax.legend(loc="upper right", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(f"loss terms plot: {out}")
+
+
 def write_report(folders: list[Path], out: Path) -> None:
     """The comparison report of the student runs (pipeline.compare), its summary lines printed."""
     report = subprocess.run([sys.executable, "-m", "pipeline.compare", *map(str, folders), "--out", str(out)],
@@ -210,6 +235,8 @@ def main() -> None:
     if {"none", "roadtune"} <= set(means):
         print_goals(means, opts.data == "gtsrb")
     write_report(folders, work / "report")
+    if (work / "roadtune-0" / "metrics.json").is_file():
+        plot_loss_terms(work / "roadtune-0", work / "loss-terms.png")
 
 
 if __name__ == "__main__":

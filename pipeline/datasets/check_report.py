@@ -13,8 +13,6 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from pipeline.datasets.images import ImageInfo, inspect_image
 
 
@@ -54,6 +52,8 @@ class DatasetReport:
 
     def render(self, limit: int = 20) -> str:
         """Human-readable tables (per split, per class) followed by errors and warnings (``limit`` of each)."""
+        import pandas as pd  # here only: every run checks its dataset, and only the CLI prints the tables
+
         unit = "images" if self.task == "classify" else "instances"
         rows = {name: {"images": s.images, unit: sum(s.instances.values()), "empty": s.empty,
                        "no label": s.missing_labels, **{k: s.sizes[k] for k in ("small", "medium", "large")}}

@@ -14,8 +14,8 @@ by hand); this module turns a spec into the list of layer indices to pass, and d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-import pandas as pd
 from torch import nn
 
 from pipeline.errors import UserError
@@ -64,18 +64,22 @@ def layer_role(index: int, model: nn.Module) -> str:
 
 @dataclass
 class FreezePlan:
-    """Per-layer view of a freeze: what stays fixed and how many parameters still train."""
+    """Per-layer view of a freeze: what stays fixed and how many parameters still train.
+
+    ``rows`` are plain dicts (one per layer), not a DataFrame: every run plans its freeze, and importing pandas
+    for it cost a quarter of a second of every run's start-up; only :meth:`render` (``--dry-run``) uses pandas.
+    """
 
     frozen_layers: list[int]
-    table: pd.DataFrame
+    rows: list[dict[str, Any]]
 
     @property
     def params_total(self) -> int:
-        return int(self.table["params"].sum())
+        return sum(row["params"] for row in self.rows)
 
     @property
     def params_trainable(self) -> int:
-        return int(self.table["trainable_params"].sum())
+        return sum(row["trainable_params"] for row in self.rows)
 
     @property
     def params_frozen(self) -> int:
@@ -83,7 +87,10 @@ class FreezePlan:
 
     def render(self) -> str:
         """The plan as a text table with totals (what `--dry-run` prints)."""
-        shown = self.table.assign(state=self.table["frozen"].map({True: "frozen", False: "trainable"}))
+        import pandas as pd
+
+        table = pd.DataFrame(self.rows)
+        shown = table.assign(state=table["frozen"].map({True: "frozen", False: "trainable"}))
         body = shown[["layer", "module", "role", "params", "trainable_params", "state"]].to_string(index=False)
         share = 100 * self.params_trainable / max(self.params_total, 1)
         return (
@@ -108,7 +115,7 @@ def freeze_plan(model: nn.Module, frozen: list[int]) -> FreezePlan:
                 "frozen": index in frozen,
             }
         )
-    plan = FreezePlan(frozen_layers=frozen, table=pd.DataFrame(rows))
+    plan = FreezePlan(frozen_layers=frozen, rows=rows)
     if plan.params_trainable == 0:
         raise UserError("this spec freezes every parameter, nothing would train (leave the head trainable)")
     return plan
