@@ -18,6 +18,8 @@ MIN_MAP50_95 = 0.01
 TOP1_CHANCE_MARGIN = 0.05
 # Points whose spread is at most this many repeat std apart cannot be told apart by the sweep.
 NOISE_FACTOR = 2.0
+# Points that share at least this many seeds are compared seed by seed (see _noise_pts).
+PAIRED_SEEDS = 3
 
 
 def score_floor(score: str, n_classes: int) -> tuple[float, str]:
@@ -38,19 +40,39 @@ def no_signal(points: pd.DataFrame, score: str, label: str, floor: tuple[float, 
             "pretrained weights. Nothing is recommended.")
 
 
-def _noise_pts(points: pd.DataFrame, score: str) -> float | None:
-    """The largest std over repeats, in points; None when no point was repeated."""
-    return None if points["n"].max() < 2 else points[f"{score}_std"].max() * 100
+def _common_seeds(points: pd.DataFrame) -> set:
+    """The seeds every point was run with (empty when the table has no per-run scores)."""
+    if "seeds" not in points or len(points) < 2:
+        return set()
+    return set.intersection(*(set(s) for s in points["seeds"]))
+
+
+def _noise_pts(points: pd.DataFrame, score: str) -> tuple[float, str] | None:
+    """The repeat noise in points and its name; None when no point was repeated.
+
+    Points that share >= PAIRED_SEEDS seeds are compared seed by seed: a seed gives every point the same
+    initialisation and data order, so its luck (a good or a bad seed for all) is taken out first; the noise is the
+    largest std over seeds of a point's score minus that seed's mean over the points. Otherwise: the largest std.
+    """
+    if points["n"].max() < 2:
+        return None
+    common = _common_seeds(points)
+    if len(common) < PAIRED_SEEDS:
+        return points[f"{score}_std"].max() * 100, "std"
+    runs = points[["config", "seeds", "scores"]].explode(["seeds", "scores"])
+    runs = runs[runs["seeds"].isin(common)].astype({"scores": float})
+    centered = runs["scores"] - runs.groupby("seeds")["scores"].transform("mean")
+    return centered.groupby(runs["config"]).std().max() * 100, "seed-paired std"
 
 
 def _inside_noise(points: pd.DataFrame, score: str, what: str) -> str | None:
     """The no-signal verdict when all the points' spread lies within the repeat noise, else None."""
     noise = _noise_pts(points, score)
     spread = (points[score].max() - points[score].min()) * 100
-    if noise is None or spread > NOISE_FACTOR * noise:
+    if noise is None or spread > NOISE_FACTOR * noise[0]:
         return None
-    return (f"no signal: {what} lie within the noise of the repeats (spread {spread:.1f} points, std up to "
-            f"{noise:.1f}), so the sweep cannot tell them apart and nothing is recommended; run more repeats or "
+    return (f"no signal: {what} lie within the noise of the repeats (spread {spread:.1f} points, {noise[1]} up to "
+            f"{noise[0]:.1f}), so the sweep cannot tell them apart and nothing is recommended; run more repeats or "
             "epochs.")
 
 
@@ -59,9 +81,9 @@ def _noise_note(points: pd.DataFrame, gap_pts: float, score: str) -> str:
     noise = _noise_pts(points, score)
     if noise is None:
         return " One run per point: the noise of the repeats is unknown (set `sweep.repeats: 3` to measure it)."
-    if gap_pts <= noise:
-        return f" The gap ({gap_pts:.1f} points) is inside the noise of the repeats (std up to {noise:.1f})."
-    return f" Repeat noise: std up to {noise:.1f} points."
+    if gap_pts <= noise[0]:
+        return f" The gap ({gap_pts:.1f} points) is inside the noise of the repeats ({noise[1]} up to {noise[0]:.1f})."
+    return f" Repeat noise: {noise[1]} up to {noise[0]:.1f} points."
 
 
 def _change(pct: float, noun: str) -> str:

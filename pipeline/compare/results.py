@@ -217,7 +217,7 @@ def points_table(runs: pd.DataFrame, score: str = "map50_95", axes: dict[str, li
     numeric = runs[FIGURES].apply(pd.to_numeric, errors="coerce").assign(config=runs["config"])
     means = numeric.groupby("config", sort=False)[FIGURES].mean()
     stds = numeric.groupby("config", sort=False)[FIGURES].std().add_suffix("_std")  # NaN for a single repeat
-    extra = grouped.agg(n=("run", "size"), run_dirs=("run_dir", list), seeds=("seed", list))
+    extra = grouped.agg(n=("run", "size"), run_dirs=("run_dir", list), seeds=("seed", list), scores=(score, list))
     points = pd.concat([first, means, stds, extra], axis=1).reset_index()
     ranks = {f"rank {k}": points["values"].map(lambda v, k=k, order=order: order.index(v.get(k, "—")))
              for k, order in axes.items() if k != "freeze"}

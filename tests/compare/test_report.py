@@ -163,6 +163,19 @@ def test_differences_inside_the_repeat_noise_carry_no_signal(tmp_path):
     assert "freeze `" not in line
 
 
+def test_three_shared_seeds_are_compared_seed_by_seed(tmp_path):
+    """Seed luck moves both depths alike (0.20 to 0.40): unpaired, a 2-point gain drowns in a 10-point std; seed by
+    seed, backbone wins every time and is recommended, with the seed-paired noise named."""
+    scores = {("none", 0): 0.30, ("none", 1): 0.20, ("none", 2): 0.40,
+              ("backbone", 0): 0.32, ("backbone", 1): 0.23, ("backbone", 2): 0.41}
+    sweep = write_sweep(tmp_path / "sweep", {"freeze": ["none", "backbone"]}, {
+        f"{f}-s{s}": (recipe(f, seed=s), metrics(v, f)) for (f, s), v in scores.items()}, repeats=3)
+    _, markdown = report_of([sweep], tmp_path / "out")
+    (line,) = recs(markdown)
+    assert line.startswith("**yolov8n.yaml**: freeze `backbone`"), line
+    assert "seed-paired std up to 0.5" in line and "0.3200 is the best" in line
+
+
 @pytest.mark.parametrize(("top1", "verdict"), [(0.22, "**No signal**: the best top-1 accuracy is 0.2200, below the "
                                                        "floor of 0.2500 (chance level 1/5 + 0.05)"),
                                                (0.60, "**yolov8n-cls.yaml**: freeze `backbone`")])
