@@ -157,8 +157,9 @@ def display_table(c: Comparison, out: Path, fmt: str, links: bool) -> pd.DataFra
     if kinds.nunique() > 1:
         table[memory] += " " + kinds
     if "probe_batch" in points:  # --probe-batch: beside the full runs' images/s, the probe's at both batches
-        for name, col, digits in PROBE_SHOWN:
-            table[name] = points[col].map(lambda v, d=digits: "" if pd.isna(v) else f"{v:.{d}f}")
+        at = table.columns.get_loc("images/s") + 1 if "images/s" in table else len(table.columns)
+        for i, (name, col, digits) in enumerate(PROBE_SHOWN):
+            table.insert(at + i, name, points[col].map(lambda v, d=digits: "" if pd.isna(v) else f"{v:.{d}f}"))
     if points["freeze"].nunique() > 1:  # without a freeze axis every point is its own `freeze: none` reference
         table = table.assign(**_deltas(points, score_of(c.task)[1]))
     table = _escaped(table, fmt)
@@ -177,8 +178,9 @@ def _header(report: Report, links: bool) -> list[tuple[str, str]]:
                                       "below the floor or the differences lie within the noise of the repeats"),
               ("Deltas", "against the `freeze: none` point with the same other settings; positive is better")]
     for probe in report.collected.probes:
-        header.append(("Probe batch", f"{probe['sweep_dir'].name}: per freeze depth, the largest batch whose peak "
-                       f"GPU memory fits in the {probe['budget_mb']:,.0f} MB `freeze: none` used at batch "
+        sweep = f"{probe['sweep_dir'].parent.name}/{probe['sweep_dir'].name}"
+        header.append(("Probe batch", f"{sweep}: per freeze depth, the largest batch whose peak GPU memory fits "
+                       f"in the {probe['budget_mb']:,.0f} MB `freeze: none` used at batch "
                        f"{probe['default_batch']} ({probe['device']}); images/s over {probe.get('timed_batches')} "
                        f"batches after {probe.get('warmup_batches')} warm-up ones (probe.json), not whole epochs"))
     if not links:
