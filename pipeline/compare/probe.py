@@ -186,7 +186,7 @@ def largest_batch(measure: Callable[[int], float | None], default: int, budget: 
             peaks[batch] = measure(batch)
         return peaks[batch] is not None and peaks[batch] <= budget
 
-    if not fits(default) or default >= cap:
+    if not fits(default) or default >= cap or peaks[default] == budget:  # `freeze: none` itself: at its budget
         return default
     second = min(cap, 2 * default)
     best = second if fits(second) else default

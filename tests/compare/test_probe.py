@@ -64,6 +64,8 @@ def test_search_stops_at_the_cap_and_at_the_default_over_budget():
     measure = Counted(lambda b: 10 * b)
     assert largest_batch(measure, 16, 10_000, cap=16) == 16 and measure.asked == [16]
     assert largest_batch(Counted(lambda b: 10 * b), 64, 100, cap=512) == 64  # not even the default is in budget
+    measure = Counted(lambda b: 10 * b)
+    assert largest_batch(measure, 64, 640, cap=512) == 64 and measure.asked == [64]  # the budget's own point
 
 
 @pytest.fixture(scope="module")
