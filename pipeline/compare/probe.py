@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from pipeline.compare.grid import Point, SweepConfig
 from pipeline.errors import UserError
 from pipeline.run_folder import INIT_WEIGHTS, PROBE, PROBE_JSON, write_atomic
@@ -66,23 +68,17 @@ class _BatchClock:
                 "on_train_epoch_start": self.on_epoch_start, "on_train_batch_end": self.on_batch_end}
 
     def on_pretrain(self, trainer: Any) -> None:
-        import torch
-
         self.cuda, self.torch_device = trainer.device.type == "cuda", trainer.device
         if self.cuda:
             self.leftover = torch.cuda.memory_allocated(trainer.device)
             self.device = torch.cuda.get_device_name(trainer.device)
 
     def on_train_start(self, trainer: Any) -> None:
-        import torch
-
         self.train_images = len(trainer.train_loader.dataset)
         if self.cuda:
             torch.cuda.reset_peak_memory_stats(trainer.device)
 
     def _now(self) -> float:
-        import torch
-
         if self.cuda:
             torch.cuda.synchronize()
         return time.perf_counter()
@@ -105,8 +101,6 @@ class _BatchClock:
             raise _Stop(fits=True)
 
     def peak_mb(self) -> float | None:
-        import torch
-
         if not self.cuda:
             return None
         return round((torch.cuda.max_memory_allocated(self.torch_device) - self.leftover) / 2**20, 1)
@@ -125,7 +119,6 @@ def probe_args(train_args: dict[str, Any], batch: int) -> dict[str, Any]:
 
 def measure_batch(stage_run: StageRun, batch: int, warmup: int = WARMUP, timed: int = TIMED) -> Measurement:
     """Train `stage_run` at `batch` for `warmup` + `timed` batches; out of memory is a Measurement that does not fit."""
-    import torch
     from ultralytics import YOLO
 
     gc.collect()  # the previous probe's trainer, so that its tensors do not count as this one's
@@ -204,8 +197,6 @@ def largest_batch(measure: Callable[[int], float | None], default: int, budget: 
 
 def probe_problems(base: dict[str, Any], config: SweepConfig | None) -> list[str]:
     """Why `--probe-batch` cannot run this sweep (checked with the recipe, before anything is written)."""
-    import torch
-
     from pipeline.ultralytics_api import DEFAULT_CFG_DICT
 
     train = base.get("train") if isinstance(base.get("train"), dict) else {}
@@ -214,6 +205,8 @@ def probe_problems(base: dict[str, Any], config: SweepConfig | None) -> list[str
     if str(train.get("device", "")).lower() == "cpu":
         problems.append("--probe-batch: train.device is cpu, but the probe measures peak GPU memory (leave "
                         "train.device out, or give a GPU)")
+    elif "," in str(train.get("device", "")):  # DDP trains in worker processes, where the probe's callbacks are not
+        problems.append("--probe-batch measures one GPU: give train.device a single GPU (or leave it out)")
     elif not torch.cuda.is_available():
         problems.append("--probe-batch: no CUDA GPU is visible on this machine, and the probe measures peak GPU "
                         "memory (run it where `python -c 'import torch; print(torch.cuda.is_available())'` says True)")
@@ -253,11 +246,12 @@ def probe_sweep(sweep_dir: Path, config: SweepConfig, points: list[Point],
                 resolved: dict[str, tuple[dict[str, Any], str]], base_dir: Path) -> Path:
     """Probe every freeze depth of the sweep (see the module) and write probe.json into its folder."""
     from pipeline.compare.results import freeze_label
+    from pipeline.ultralytics_api import DEFAULT_CFG_DICT
 
     chosen = depth_points(config, points)
     runs = {p.id: point_stage_run(resolved[p.id][0], base_dir, sweep_dir / PROBE / p.id) for p in chosen}
     reference = next(p.id for p in chosen if dict(p.values)["freeze"] == "none")
-    default = runs[reference].train_args.get("batch")
+    default = runs[reference].train_args.get("batch", DEFAULT_CFG_DICT["batch"])
     cache: dict[tuple[str, int], Measurement] = {}
 
     def measured(point_id: str, batch: int) -> Measurement:

@@ -124,6 +124,8 @@ def test_report_shows_the_probe_columns_and_budget(tiny_sweep, tmp_path):
 @pytest.mark.parametrize("extra, why", [
     (["--set", "train.device=cpu"], "train.device is cpu, but the probe measures peak GPU memory"),
     (["--set", "sweep.freeze=[backbone,all-but-head]", "--set", "train.device=cpu"], "sweep.freeze must list `none`"),
+    (["--set", "train.device=0,1"], "--probe-batch measures one GPU"),
+    (["--set", "train.batch=-1", "--set", "train.device=cpu"], "train.batch must be a fixed batch size >= 1"),
 ])
 def test_probe_batch_is_refused_before_anything_is_written(tmp_path, capsys, extra, why):
     recipe = sweep_recipe(tmp_path, {"freeze": DEPTHS})
