@@ -1,4 +1,5 @@
-"""The device benchmark: the freeze table at a GPU batch, roadtune vs plain Ultralytics for the same point, and the
+"""The device benchmark: the freeze table at a GPU batch, the probe table (--probe-batch: per depth the largest batch
+in the memory `freeze: none` needs, and its images/s), roadtune vs plain Ultralytics for the same point, and the
 video table, in one command (goal: under 8 minutes on one GPU), printed and written to JSON.
 
     python benchmarks/gpu.py [--device 0] [--epochs 2] [--imgsz 640] [--batch 64] [--out runs/bench/gpu.json]
@@ -57,6 +58,30 @@ def freeze_table(opts: argparse.Namespace, work: Path) -> list[dict]:
     return rows
 
 
+def probe_table(opts: argparse.Namespace, work: Path) -> dict:
+    """pipeline.compare.probe on the freeze table's three depths (same data, weights and settings): probe.json."""
+    if opts.device == "cpu":  # the probe measures GPU memory; pipeline.run --probe-batch refuses the CPU
+        print("probe: skipped on the CPU")
+        return {}
+    recipe = work / "probe-sweep.yaml"
+    recipe.write_text(yaml.safe_dump({
+        "name": "gpu-probe", "task": "detect", "model": "yolov5nu.yaml", "weights": str(opts.weights),
+        "data": str(opts.data), "sweep": {"freeze": list(DEPTHS)},
+        "train": {"epochs": opts.epochs, "imgsz": opts.imgsz, "batch": opts.batch, "workers": opts.workers,
+                  "device": opts.device, "plots": False, "seed": 0}}))
+    code = (f"from pathlib import Path; from pipeline.compare.probe import probe_recipe; "
+            f"probe_recipe(Path({str(recipe)!r}), Path({str(work / 'probe-sweep')!r}))")
+    wall = timed([sys.executable, "-c", code], work / "probe.log")
+    probe = json.loads((work / "probe-sweep" / "probe.json").read_text())
+    print(f"probe ({wall} s): budget {probe['budget_mb']:,.0f} MB = freeze none at batch {probe['default_batch']} "
+          f"on {probe['device']}")
+    for e in probe["points"]:
+        print(f"freeze {e['freeze']:>12}: batch {e['default_batch']} {e['default_peak_mb']:,.0f} MB "
+              f"{e['default_images_per_s']} img/s -> batch {e['probe_batch']} {e['probe_peak_mb']:,.0f} MB "
+              f"{e['probe_images_per_s']} img/s", flush=True)
+    return {"wall_s": wall, **probe}
+
+
 def plain_point(opts: argparse.Namespace, work: Path, first: dict) -> dict:
     """The `freeze: none` point through plain Ultralytics, from the same init.pt roadtune trained from."""
     init = Path(first["run_dir"]) / "init.pt"
@@ -99,7 +124,7 @@ def main() -> None:
     work.mkdir(parents=True)
     start = time.perf_counter()
     rows = freeze_table(opts, work)
-    report = {"settings": {k: str(v) for k, v in vars(opts).items()}, "freeze": rows,
+    report = {"settings": {k: str(v) for k, v in vars(opts).items()}, "freeze": rows, "probe": probe_table(opts, work),
               "overhead": plain_point(opts, work, rows[0])}
     report["video"] = video_table(opts, str(Path(rows[0]["run_dir"]) / "stages/train/weights/best.pt"), work)
     report["total_s"] = round(time.perf_counter() - start, 1)

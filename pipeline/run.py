@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ray", metavar="ADDRESS",
                         help="sweeps: run points as Ray tasks on this cluster (`auto`, `ray://HOST:10001`, "
                              "or `local` for a local instance); needs roadtune[ray]")
+    parser.add_argument("--probe-batch", action="store_true",
+                        help="sweeps: per freeze depth, the largest batch that fits in the GPU memory `freeze: none` "
+                             "needs at the recipe's batch, and its images/s (probe.json, shown in the report)")
     parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)  # exact folder, used by sweep executors
     return parser
 
@@ -123,7 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pipeline.compare.sweep import run_sweep
 
         return run_sweep(args.recipe, overrides, runs_dir=runs_dir, dry_run=args.dry_run,
-                         devices=args.devices, ray_address=args.ray, problems=problems)
+                         devices=args.devices, ray_address=args.ray, problems=problems, probe=args.probe_batch)
+    if args.probe_batch:
+        raise UserError("--probe-batch measures the freeze depths of a sweep: give a sweep recipe (with a `sweep:` "
+                        "section) or --resume SWEEP_DIR")
     if args.run_dir:
         refuse_finished(args.run_dir)
     prepared = prepare(recipe, base, problems)
@@ -149,7 +155,9 @@ def _resume(args: argparse.Namespace) -> int:
     run_dir = args.resume.expanduser().resolve()
     if is_sweep_dir(run_dir):
         return run_sweep(None, [], resume_dir=run_dir, devices=args.devices, ray_address=args.ray,
-                         dry_run=args.dry_run)
+                         dry_run=args.dry_run, probe=args.probe_batch)
+    if args.probe_batch:
+        raise UserError(f"--probe-batch: {run_dir} is a run folder, not a sweep folder (no sweep.json)")
     return resume(run_dir, args.dry_run)
 
 

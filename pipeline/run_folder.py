@@ -4,7 +4,8 @@ writes, and the one-process lock. No other module spells one of these names.
 A run folder is ``runs/<name>/<YYYYmmdd-HHMMSS>/`` holding ``recipe.yaml``, ``env.json``, ``stages/<stage>/``
 (Ultralytics' own output), ``metrics.json`` and ``log.txt``. ``metrics.json`` exists only once the run finished,
 which is how a resume knows what is left to do; a finished run folder is read-only to every command.
-A sweep folder is a run folder holding ``sweep.json``, one run folder per point under ``points/`` and the report.
+A sweep folder is a run folder holding ``sweep.json``, one run folder per point under ``points/`` and the report
+(with ``--probe-batch`` also ``probe.json`` and the probe trainings in ``probe/``).
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ SWEEP_MARKER = "sweep.json"
 POINTS = "points"
 POINT_STATUS = "status.json"  # in a point's folder: how its child process ended
 POINT_CONSOLE = "console.txt"  # in a point's folder: its child process' output
+PROBE = "probe"  # --probe-batch: its trainings, one folder per probed point
+PROBE_JSON = "probe.json"  # --probe-batch: per freeze depth the largest batch in the memory budget
 REPORT_CSV, REPORT_MD, REPORT_HTML = "report.csv", "report.md", "report.html"
 
 

@@ -132,6 +132,8 @@ CONTRACT: dict[str, str] = {
     "distill.model_loss": "BaseModel.loss uses self.criterion, built by init_criterion (pipeline.distill)",
     "distill.head_outputs": "a training-mode Detect head returns a dict with boxes/scores/feats (distill.losses)",
     "distill.trainer_data": "BaseTrainer.__init__ reads the data YAML via get_dataset (pipeline.distill.pseudo)",
+    "probe.batch_loop": "_do_train: OOM halves batch_size in epoch 1, on_train_batch_end per batch, mosaic closes "
+                        "at epochs - close_mosaic; device set before on_pretrain_routine_start (compare.probe)",
     "video.export_requirements": "exporter checks the onnx/openvino packages of video.backend.REQUIREMENTS",
     "video.compile_model_keywords": "OpenVINOBackend keeps compile_model as a functools.partial (video.backend)",
 }

@@ -246,6 +246,19 @@ def probe_compile_model_keywords(tmp_path: Path) -> None:
     assert "self.compile_model = partial(core.compile_model" in _source(openvino)
 
 
+def probe_batch_loop(tmp_path: Path) -> None:
+    from ultralytics.engine.trainer import BaseTrainer
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    loop = _source(BaseTrainer._do_train)
+    assert _before(loop, "self.args.batch = self.batch_size = max(self.batch_size // 2, 1)",
+                   'self.run_callbacks("on_train_batch_end")')
+    assert "epoch >= self.epochs - self.args.close_mosaic" in loop
+    assert _before(_source(BaseTrainer.__init__), "self.device = select_device(",
+                   'self.run_callbacks("on_pretrain_routine_start")')
+    assert 'drop_last=self.args.compile and mode == "train"' in _source(DetectionTrainer.get_dataloader)
+
+
 PROBES = {
     "bootstrap.safe_load_env": probe_safe_load_env, "checkpoints.safe_only": probe_safe_only,
     "models.load_checkpoint_ema": probe_load_checkpoint_ema, "models.task_from_train_args": probe_task_from_train_args,
@@ -258,7 +271,8 @@ PROBES = {
     "datasets.img2label_last_images": probe_img2label, "datasets.check_det_dataset_path": probe_check_det_dataset_path,
     "datasets.verify_tuples": probe_verify_tuples, "distill.trainer_hooks": probe_trainer_hooks,
     "distill.model_loss": probe_model_loss, "distill.head_outputs": probe_head_outputs,
-    "distill.trainer_data": probe_trainer_data, "video.export_requirements": probe_export_requirements,
+    "distill.trainer_data": probe_trainer_data, "probe.batch_loop": probe_batch_loop,
+    "video.export_requirements": probe_export_requirements,
     "video.compile_model_keywords": probe_compile_model_keywords,
 }
 

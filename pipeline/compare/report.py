@@ -18,6 +18,7 @@ from pipeline.compare.plots import all_plots
 from pipeline.compare.recommend import recommendations, score_floor
 from pipeline.compare.results import (
     FIGURES,
+    PROBE_FIGURES,
     Collected,
     axis_columns,
     collect,
@@ -26,6 +27,7 @@ from pipeline.compare.results import (
     per_class_table,
     points_table,
     score_of,
+    with_probe,
 )
 from pipeline.run_folder import METRICS, REPORT_CSV, REPORT_HTML, REPORT_MD
 
@@ -36,6 +38,9 @@ CSV_COLUMNS = ["task", "dataset", "model", "weights", "freeze", "frozen_layers",
                "memory_saved_pct", "run_dirs"]
 
 
+# the probe's columns (pipeline.compare.probe): name, points column, digits
+PROBE_SHOWN = [("probe batch", "probe_batch", 0), ("images/s @ default batch (probe)", "probe_default_images_per_s", 1),
+               ("images/s @ probe batch", "probe_images_per_s", 1)]
 TITLE = "Run comparison"
 SKIPPED = f"Skipped (unfinished, no {METRICS}, or unreadable)"
 
@@ -85,7 +90,7 @@ def build_report(folders: list[Path], tolerance: float = 1.0, skip_incomplete: b
     for (task, dataset), group in runs.groupby(["task", "dataset"], sort=True):
         score, label = score_of(task)
         axes = find_axes(group, collected.grid)
-        points = points_table(group, score, axes)
+        points = with_probe(points_table(group, score, axes), collected.probes)
         per_class = per_class_table(group)
         recs = recommendations(points, axes, tolerance, score, label, score_floor(score, len(per_class.columns)))
         plots = all_plots(points, per_class, score, label, list(axes)) if with_plots else {}
@@ -151,6 +156,10 @@ def display_table(c: Comparison, out: Path, fmt: str, links: bool) -> pd.DataFra
             table[name] = [_cell(m, s, digits) for m, s in zip(points[col], points[f"{col}_std"])]
     if kinds.nunique() > 1:
         table[memory] += " " + kinds
+    if "probe_batch" in points:  # --probe-batch: beside the full runs' images/s, the probe's at both batches
+        at = table.columns.get_loc("images/s") + 1 if "images/s" in table else len(table.columns)
+        for i, (name, col, digits) in enumerate(PROBE_SHOWN):
+            table.insert(at + i, name, points[col].map(lambda v, d=digits: "" if pd.isna(v) else f"{v:.{d}f}"))
     if points["freeze"].nunique() > 1:  # without a freeze axis every point is its own `freeze: none` reference
         table = table.assign(**_deltas(points, score_of(c.task)[1]))
     table = _escaped(table, fmt)
@@ -168,6 +177,12 @@ def _header(report: Report, links: bool) -> list[tuple[str, str]]:
                                       f"{report.tolerance:g} point(s) of the best; nothing when the best score is "
                                       "below the floor or the differences lie within the noise of the repeats"),
               ("Deltas", "against the `freeze: none` point with the same other settings; positive is better")]
+    for probe in report.collected.probes:
+        sweep = f"{probe['sweep_dir'].parent.name}/{probe['sweep_dir'].name}"
+        header.append(("Probe batch", f"{sweep}: per freeze depth, the largest batch whose peak GPU memory fits "
+                       f"in the {probe['budget_mb']:,.0f} MB `freeze: none` used at batch "
+                       f"{probe['default_batch']} ({probe['device']}); images/s over {probe.get('timed_batches')} "
+                       f"batches after {probe.get('warmup_batches')} warm-up ones (probe.json), not whole epochs"))
     if not links:
         header.append(("Run folders", "named, not linked: they stay on the machine that made this report"))
     return header
@@ -191,7 +206,9 @@ def write_csv(report: Report, out: Path, links: bool) -> Path:
     frames = [c.points.assign(run_dirs=c.points["run_dirs"].map(lambda ds: _links(ds, out, "csv", links)))
               for c in report.comparisons]
     swept = list(dict.fromkeys(k for c in report.comparisons for k in axis_columns(c.axes)))
-    pd.concat(frames)[[*CSV_COLUMNS[:5], *swept, *CSV_COLUMNS[5:]]].to_csv(out / REPORT_CSV, index=False)
+    table = pd.concat(frames)
+    probed = [c for c in PROBE_FIGURES.values() if c in table]
+    table[[*CSV_COLUMNS[:5], *swept, *CSV_COLUMNS[5:], *probed]].to_csv(out / REPORT_CSV, index=False)
     return out / REPORT_CSV
 
 

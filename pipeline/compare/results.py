@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from pipeline.compare.grid import SweepConfig
 from pipeline.errors import UserError
-from pipeline.run_folder import ENV, METRICS, POINT_STATUS, POINTS, RECIPE, SWEEP_MARKER, is_sweep_dir
+from pipeline.run_folder import ENV, METRICS, POINT_STATUS, POINTS, PROBE_JSON, RECIPE, SWEEP_MARKER, is_sweep_dir
 from pipeline.train.args import stage_freeze
 
 FIGURES = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "recall", "epochs",
@@ -29,6 +29,9 @@ SCORES = {"classify": ("top1", "top-1 accuracy")}  # what a comparison ranks poi
 ENV_KEYS = ["roadtune", "ultralytics", "torch", "python", "device", "device_kind", "cpu_count", "git_commit"]
 SHOWN_AXES = {"freeze", "model", "weights"}  # swept keys the tables already show in columns of their own
 NOT_AXES = {"name", "sweep", "train.seed"}  # recipe keys that never make points differ (seeds make repeats)
+# probe.json's figures of a point (pipeline.compare.probe) -> the points table's column
+PROBE_FIGURES = {"probe_batch": "probe_batch", "default_images_per_s": "probe_default_images_per_s",
+                 "probe_images_per_s": "probe_images_per_s"}
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Collected:
     skipped: list[Path] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # "<file>: <cause>" of runs skipped with --skip-incomplete
     grid: dict[str, list[str]] = field(default_factory=dict)  # swept key -> values (display text), from sweep.json
+    probes: list[dict[str, Any]] = field(default_factory=list)  # the sweeps' probe.json, each with its sweep_dir
 
 
 def score_of(task: str) -> tuple[str, str]:
@@ -158,6 +162,9 @@ def collect(folders: list[Path], skip_incomplete: bool = False) -> Collected:
             for key, values in sweep_grid(folder).items():
                 known = found.grid.setdefault(key, [])
                 known += [v for v in values if v not in known]
+            if (folder / PROBE_JSON).is_file():
+                probe = read_file(folder / PROBE_JSON, ("points", "budget_mb", "default_batch", "device"))
+                found.probes.append({**probe, "sweep_dir": folder.resolve()})
         for run_dir in _run_folders(folder):
             try:
                 _add_run(found, incomplete, run_dir)
@@ -224,6 +231,16 @@ def points_table(runs: pd.DataFrame, score: str = "map50_95", axes: dict[str, li
     order = ["model", "weights", *ranks, "family", "frozen_layers", "params_trainable"]
     points = points.assign(**ranks).sort_values(order, ascending=[True] * (len(order) - 1) + [False], kind="stable")
     return with_deltas(points.drop(columns=list(ranks)).reset_index(drop=True), score)
+
+
+def with_probe(points: pd.DataFrame, probes: list[dict[str, Any]]) -> pd.DataFrame:
+    """The probe's figures of each point it measured (found by the point's run folder); unchanged without probes."""
+    if not probes:
+        return points
+    by_dir = {probe["sweep_dir"] / POINTS / entry["point"]: entry for probe in probes for entry in probe["points"]}
+    found = [next((by_dir[Path(d)] for d in dirs if Path(d) in by_dir), {}) for dirs in points["run_dirs"]]
+    return points.assign(**{column: pd.to_numeric(pd.Series([f.get(key) for f in found], index=points.index))
+                            for key, column in PROBE_FIGURES.items()})
 
 
 def axis_columns(axes: dict[str, list[str]]) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from pipeline.compare.grid import Point, SweepConfig, expand, parse_sweep, point_raw
+from pipeline.compare.probe import probe_problems, probe_sweep
 from pipeline.errors import UserError
 from pipeline.recipe.overrides import apply_overrides
 from pipeline.recipe.schema import (
@@ -25,7 +26,16 @@ from pipeline.recipe.schema import (
     raise_problems,
     validate_recipe,
 )
-from pipeline.run_folder import METRICS, POINT_CONSOLE, POINTS, RECIPE, SWEEP_MARKER, is_sweep_dir, point_dir
+from pipeline.run_folder import (
+    METRICS,
+    POINT_CONSOLE,
+    POINTS,
+    PROBE_JSON,
+    RECIPE,
+    SWEEP_MARKER,
+    is_sweep_dir,
+    point_dir,
+)
 
 LOG = logging.getLogger("roadtune")
 
@@ -52,9 +62,11 @@ class SweepSpec:
         return cls(data["base"], Path(data["base_dir"]))
 
 
-def load_spec(recipe_path: Path, overrides: list[str], problems: list[str]) -> tuple[SweepSpec, list[Point]]:
+def load_spec(recipe_path: Path, overrides: list[str], problems: list[str],
+              probe: bool = False) -> tuple[SweepSpec, list[Point]]:
     """Read a sweep recipe, apply `--set` overrides, validate the recipe, the grid and every point (preflight),
-    and raise one UserError with all problems (`problems`: those the recipe's schema check found).
+    and raise one UserError with all problems (`problems`: those the recipe's schema check found; with `probe`,
+    also what keeps --probe-batch from running).
     """
     raw = load_yaml(recipe_path)
     if isinstance(raw, dict):
@@ -62,7 +74,7 @@ def load_spec(recipe_path: Path, overrides: list[str], problems: list[str]) -> t
     config, sweep_problems = parse_sweep(raw)
     spec = SweepSpec(raw, recipe_path.resolve().parent)
     points = expand(config) if config else []
-    problems = list(problems) + sweep_problems
+    problems = list(problems) + sweep_problems + (probe_problems(raw, config) if probe else [])
     if not problems:
         return spec, points
     try:
@@ -141,8 +153,9 @@ def write_point_recipes(sweep_dir: Path, resolved: dict[str, tuple[dict[str, Any
 
 def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Path("runs"), dry_run: bool = False,
               devices: str | None = None, ray_address: str | None = None, resume_dir: Path | None = None,
-              tolerance: float = 1.0, problems: list[str] | None = None) -> int:
-    """Run every unfinished point of a sweep (new, continued, or `resume_dir`), then write the report.
+              tolerance: float = 1.0, problems: list[str] | None = None, probe: bool = False) -> int:
+    """Run every unfinished point of a sweep (new, continued, or `resume_dir`), then (with `probe`, when the folder
+    has no probe.json yet) probe the batch of each freeze depth, then write the report.
 
     Returns 0 when every point finished, 1 when some failed (they are listed in the report).
     """
@@ -154,8 +167,10 @@ def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Pat
     if resume_dir:
         spec = SweepSpec.read(resume_dir)
         points = expand(spec.config)
+        if probe and (found := probe_problems(spec.base, spec.config)):
+            raise UserError("--probe-batch cannot run", found)
     else:
-        spec, points = load_spec(recipe, overrides, problems or [])
+        spec, points = load_spec(recipe, overrides, problems or [], probe)
     executor = choose_executor(devices, ray_address, spec.base.get("train", {}))
     resolved = resolve_points(spec, points)
     if dry_run:
@@ -171,6 +186,10 @@ def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Pat
               f"{len(todo)} to run")
         write_point_recipes(sweep_dir, resolved, todo)
         failed = run_points(executor, sweep_dir / POINTS, todo)
+        if probe and (sweep_dir / PROBE_JSON).is_file():
+            print(f"{shown(sweep_dir / PROBE_JSON)} exists: kept (its batches were measured already)")
+        elif probe:
+            print(f"probe: {shown(probe_sweep(sweep_dir, spec.config, points, resolved, spec.base_dir))}")
         write_sweep_report(sweep_dir, tolerance)
     return int(bool(failed))
 

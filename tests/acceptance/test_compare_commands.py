@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import torch
 from shell import TINY, needs_shared, printed, type_command, user_env
 
 pytestmark = pytest.mark.slow
@@ -25,6 +26,19 @@ def test_sweep_then_compare(user_repo, official_weights):
     typed = "python -m pipeline.compare runs/freeze-sweep/20261124-101500"
     out = type_command(user_repo, typed.replace("runs/freeze-sweep/20261124-101500", sweep), env=env)
     assert "report" in out.lower()
+
+
+def test_probe_batch_without_a_gpu_is_refused_before_anything_is_written(user_repo, official_weights):
+    env = user_env(ROADTUNE_WEIGHTS=str(official_weights))
+    typed = "python -m pipeline.run recipes/freeze-sweep.yaml --probe-batch"
+    if torch.cuda.is_available():  # a GPU machine: the probe runs (on a shrunk sweep) and writes probe.json
+        out = type_command(user_repo, typed, f"{TINY} {SMALL_GRID}", env=env)
+        assert (user_repo / printed(out, "probe")).is_file()
+        return
+    before = sorted(user_repo.glob("runs/**/*"))
+    out = type_command(user_repo, typed, env=env, expect=2)
+    assert "--probe-batch: no CUDA GPU is visible on this machine" in out and "Traceback" not in out
+    assert sorted(user_repo.glob("runs/**/*")) == before
 
 
 def test_advise_on_kitti(user_repo):
