@@ -277,7 +277,8 @@ def probe_sweep(sweep_dir: Path, config: SweepConfig, points: list[Point],
                         "probe_images_per_s": at_probe.images_per_s,
                         "measurements": [asdict(m) for (pid, _), m in cache.items() if pid == p.id]})
     return write_probe(sweep_dir, {"budget_mb": base.peak_mb, "device": base.device, "default_batch": default,
-                                   "warmup_batches": WARMUP, "timed_batches": TIMED, "points": entries})
+                                   "max_batch": cap, "warmup_batches": WARMUP, "timed_batches": TIMED,
+                                   "points": entries})
 
 
 def probe_recipe(recipe: Path, sweep_dir: Path) -> Path:

@@ -182,7 +182,9 @@ def _header(report: Report, links: bool) -> list[tuple[str, str]]:
         header.append(("Probe batch", f"{sweep}: per freeze depth, the largest batch whose peak GPU memory fits "
                        f"in the {probe['budget_mb']:,.0f} MB `freeze: none` used at batch "
                        f"{probe['default_batch']} ({probe['device']}); images/s over {probe.get('timed_batches')} "
-                       f"batches after {probe.get('warmup_batches')} warm-up ones (probe.json), not whole epochs"))
+                       f"batches after {probe.get('warmup_batches')} warm-up ones (probe.json), not whole epochs"
+                       + (f"; searched up to batch {probe['max_batch']} (8x the default or the train images, "
+                          "whichever is less): a depth at that batch may fit more" if probe.get("max_batch") else "")))
     if not links:
         header.append(("Run folders", "named, not linked: they stay on the machine that made this report"))
     return header

@@ -103,7 +103,7 @@ def test_report_shows_the_probe_columns_and_budget(tiny_sweep, tmp_path):
                 "probe_batch": 64, "probe_peak_mb": 6911.0, "probe_images_per_s": 812.5},
                {"point": ids[1], "freeze": "all-but-head", "default_batch": 64, "default_images_per_s": 1240.0,
                 "probe_batch": 208, "probe_peak_mb": 6480.2, "probe_images_per_s": 1911.3}]
-    write_probe(tiny_sweep, {"budget_mb": 6911.0, "device": "NVIDIA H200", "default_batch": 64,
+    write_probe(tiny_sweep, {"budget_mb": 6911.0, "device": "NVIDIA H200", "default_batch": 64, "max_batch": 512,
                              "warmup_batches": 2, "timed_batches": 5, "points": entries})
     try:
         assert compare_main([str(tiny_sweep), "--out", str(tmp_path)]) == 0
@@ -111,6 +111,7 @@ def test_report_shows_the_probe_columns_and_budget(tiny_sweep, tmp_path):
         (tiny_sweep / "probe.json").unlink()
     markdown = (tmp_path / "report.md").read_text()
     assert "6,911 MB `freeze: none` used at batch 64 (NVIDIA H200)" in markdown
+    assert "searched up to batch 512" in markdown
     table = [[cell.strip() for cell in line.split("|")[1:-1]] for line in markdown.splitlines()
              if line.startswith("| model") or "freeze-" in line and line.startswith("| ")]
     header, *rows = table
