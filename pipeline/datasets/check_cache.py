@@ -3,7 +3,8 @@
 ``pipeline.run`` checks the dataset before any work (every image header, label row and Ultralytics' own verdict),
 which on a large set repeats, at every run and every sweep point, the scan Ultralytics then does and caches itself.
 Like Ultralytics' label cache (``get_hash`` over paths and sizes), the fingerprint here is a hash over every file's
-path, size and modification time plus the dataset YAML, the task and the roadtune version: listing and stat-ing the
+path, size and modification time plus the dataset YAML, the task, the roadtune version and the check's own
+source files: listing and stat-ing the
 files is all a repeated check costs. Only a check without errors is remembered (a failing run writes nothing), and
 only its warnings are kept, to be shown again. ``python -m pipeline.datasets check`` always scans.
 
@@ -17,6 +18,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from pipeline.datasets import check, check_report, images
 from pipeline.datasets.check import SPLITS, check_dataset, list_images
 from pipeline.datasets.check_report import DatasetReport
 from pipeline.datasets.synth import cache_root
@@ -50,8 +52,8 @@ def _files(data_path: Path, task: str) -> list[Path] | None:
     files = [data_path]
     for split in SPLITS:
         if dataset.config.get(split):
-            images = list_images(dataset.split_dirs(split), split, probe)
-            files += images + [Path(p) for p in img2label_paths(images)]
+            split_images = list_images(dataset.split_dirs(split), split, probe)
+            files += split_images + [Path(p) for p in img2label_paths(split_images)]
     return None if probe.errors else files
 
 
@@ -63,7 +65,8 @@ def fingerprint(data_path: Path, task: str) -> str | None:
     if files is None:
         return None
     digest = hashlib.sha256(f"{__version__}\t{task}\t{data_path}\n".encode())
-    for line in _stat_lines(files):
+    checker = [Path(m.__file__) for m in (check, check_report, images)]  # a changed check is a new check
+    for line in _stat_lines(checker + files):
         digest.update(line.encode() + b"\n")
     return digest.hexdigest()[:32]
 
