@@ -42,8 +42,9 @@ def _stat_lines(paths: Iterable[Path]) -> Iterable[str]:
 
 def _files(data_path: Path, task: str) -> list[Path] | None:
     """Every file the check reads, or None when listing them already finds a problem (the full check reports it)."""
-    if task == "classify":
-        return sorted(p for p in data_path.rglob("*") if p.is_file()) if data_path.is_dir() else None
+    if task == "classify":  # every file of the folders, less the .cache files Ultralytics writes there
+        found = (p for p in data_path.rglob("*") if p.is_file() and p.suffix != ".cache")
+        return sorted(found) if data_path.is_dir() else None
     from pipeline.datasets.resolve import resolve_dataset
     from pipeline.ultralytics_api import img2label_paths  # Ultralytics' own images -> labels rule
 
