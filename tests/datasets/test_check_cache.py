@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from conftest import shared_path
+
 from pipeline.datasets import check_cache
 from pipeline.datasets.resolve import resolve_dataset
 
@@ -48,3 +50,16 @@ def test_missing_split_folder_is_not_cached(synth_data, tmp_path, monkeypatch):
     errors, _ = check_cache.checked(data, "detect")
     assert any("val" in e for e in errors)
     assert not check_cache.cache_dir().exists()
+
+
+def test_classify_folder_fingerprint_ignores_ultralytics_cache_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROADTUNE_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "gtsrb_mini"
+    shutil.copytree(shared_path("data/gtsrb_mini"), root)
+    assert check_cache.checked(root, "classify")[0] == []
+    before = check_cache.fingerprint(root, "classify")
+    (root / "train.cache").write_bytes(b"written by Ultralytics' ClassificationDataset")
+    assert check_cache.fingerprint(root, "classify") == before
+    image = sorted((root / "val").rglob("*.png"))[0]
+    image.write_bytes(image.read_bytes() + b"\0")  # one image changed: checked again
+    assert check_cache.fingerprint(root, "classify") != before
