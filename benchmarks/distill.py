@@ -169,26 +169,30 @@ def print_goals(means: dict[str, tuple[float, float]], classify: bool) -> None:
     print(text)
 
 
-def plot_loss_terms(run_dir: Path, out: Path) -> None:
-    """Every training loss item per epoch of one run (its results.csv): the label terms beside the distillation
-    terms as they enter the loss, and kd_ratio (their sum over the label terms) on a second axis."""
+def plot_loss_terms(run_dirs: list[Path], out: Path) -> None:
+    """Every training loss item per epoch of the runs (their results.csv), one colour per run: the label terms
+    solid, the distillation terms (as they enter the loss) dashed, kd_ratio (their sum over the label terms) dotted
+    on a second axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    table = pd.read_csv(run_dir / "stages" / "train" / "results.csv")
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for column in (c for c in table.columns if c.startswith("train/") and c != "train/kd_ratio"):
-        ax.plot(table["epoch"], table[column], ("--" if "kd_" in column else "-"), label=column[len("train/"):])
-    ax.set(xlabel="epoch", ylabel="loss item (per image)", title=f"loss terms per epoch: {run_dir.name}")
-    if "train/kd_ratio" in table:
-        ratio = ax.twinx()
-        ratio.plot(table["epoch"], table["train/kd_ratio"], "k:", label="kd_ratio (right)")
-        ratio.set_ylabel("distillation / label loss")
-        ratio.legend(loc="upper center")
-    ax.legend(loc="upper right", fontsize="small")
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ratio = None
+    for run_dir, colour in zip(run_dirs, plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        table = pd.read_csv(run_dir / "stages" / "train" / "results.csv")
+        for column in (c for c in table.columns if c.startswith("train/") and c != "train/kd_ratio"):
+            style = "--" if "kd_" in column else "-"
+            ax.plot(table["epoch"], table[column], style, color=colour, label=f"{run_dir.name} {column[6:]}")
+        if "train/kd_ratio" in table:
+            ratio = ratio or ax.twinx()
+            ratio.plot(table["epoch"], table["train/kd_ratio"], ":", color=colour, label=f"{run_dir.name} kd_ratio")
+    ax.set(xlabel="epoch", ylabel="loss item (per image)", title="training loss terms per epoch")
+    if ratio is not None:
+        ratio.set_ylabel("kd_ratio: distillation / label loss (dotted)")
+    ax.legend(loc="upper right", fontsize="x-small", ncol=2)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(f"loss terms plot: {out}")
@@ -235,8 +239,9 @@ def main() -> None:
     if {"none", "roadtune"} <= set(means):
         print_goals(means, opts.data == "gtsrb")
     write_report(folders, work / "report")
-    if (work / "roadtune-0" / "metrics.json").is_file():
-        plot_loss_terms(work / "roadtune-0", work / "loss-terms.png")
+    plotted = [work / f"{name}-0" for name in ("none", "roadtune") if (work / f"{name}-0" / "metrics.json").is_file()]
+    if plotted:
+        plot_loss_terms(plotted, work / "loss-terms.png")
 
 
 if __name__ == "__main__":
