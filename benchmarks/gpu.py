@@ -69,7 +69,7 @@ def probe_table(opts: argparse.Namespace, work: Path) -> dict:
         "data": str(opts.data), "sweep": {"freeze": list(DEPTHS)},
         "train": {"epochs": opts.epochs, "imgsz": opts.imgsz, "batch": opts.batch, "workers": opts.workers,
                   "device": opts.device, "plots": False, "seed": 0}}))
-    code = (f"from pathlib import Path; from pipeline.compare.probe import probe_recipe; "
+    code = (f"from pathlib import Path; from pipeline.compare.sweep import probe_recipe; "
             f"probe_recipe(Path({str(recipe)!r}), Path({str(work / 'probe-sweep')!r}))")
     wall = timed([sys.executable, "-c", code], work / "probe.log")
     probe = json.loads((work / "probe-sweep" / "probe.json").read_text())

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pipeline.cli import prog
 from pipeline.errors import UserError, cli_entry
+from pipeline.run_folder import PROBE_JSON, SWEEP_MARKER
 
 LOG = logging.getLogger("roadtune")
 
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "or `local` for a local instance); needs roadtune[ray]")
     parser.add_argument("--probe-batch", action="store_true",
                         help="sweeps: per freeze depth, the largest batch that fits in the GPU memory `freeze: none` "
-                             "needs at the recipe's batch, and its images/s (probe.json, shown in the report)")
+                             f"needs at the recipe's batch, and its images/s ({PROBE_JSON}, shown in the report)")
     parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)  # exact folder, used by sweep executors
     return parser
 
@@ -157,7 +158,7 @@ def _resume(args: argparse.Namespace) -> int:
         return run_sweep(None, [], resume_dir=run_dir, devices=args.devices, ray_address=args.ray,
                          dry_run=args.dry_run, probe=args.probe_batch)
     if args.probe_batch:
-        raise UserError(f"--probe-batch: {run_dir} is a run folder, not a sweep folder (no sweep.json)")
+        raise UserError(f"--probe-batch: {run_dir} is a run folder, not a sweep folder (no {SWEEP_MARKER})")
     return resume(run_dir, args.dry_run)
 
 

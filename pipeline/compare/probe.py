@@ -281,15 +281,6 @@ def probe_sweep(sweep_dir: Path, config: SweepConfig, points: list[Point],
                                    "points": entries})
 
 
-def probe_recipe(recipe: Path, sweep_dir: Path) -> Path:
-    """Probe a sweep recipe's freeze depths into `sweep_dir` without training its points (benchmarks/gpu.py)."""
-    from pipeline.compare.sweep import load_spec, resolve_points
-
-    spec, points = load_spec(recipe, [], [], probe=True)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    return probe_sweep(sweep_dir, spec.config, points, resolve_points(spec, points), spec.base_dir)
-
-
 def write_probe(sweep_dir: Path, probe: dict[str, Any]) -> Path:
     """probe.json in the sweep folder, written atomically."""
     write_atomic(sweep_dir / PROBE_JSON, json.dumps({"kind": "roadtune-probe", **probe}, indent=2))

@@ -29,7 +29,7 @@ from pipeline.compare.results import (
     score_of,
     with_probe,
 )
-from pipeline.run_folder import METRICS, REPORT_CSV, REPORT_HTML, REPORT_MD
+from pipeline.run_folder import METRICS, PROBE_JSON, REPORT_CSV, REPORT_HTML, REPORT_MD
 
 # Swept keys (other than freeze) go after "freeze"; map_lost_pts keeps its name and sign (lost = positive) for
 # readers of earlier reports: the tables show its negation as a signed delta instead.
@@ -182,7 +182,7 @@ def _header(report: Report, links: bool) -> list[tuple[str, str]]:
         header.append(("Probe batch", f"{sweep}: per freeze depth, the largest batch whose peak GPU memory fits "
                        f"in the {probe['budget_mb']:,.0f} MB `freeze: none` used at batch "
                        f"{probe['default_batch']} ({probe['device']}); images/s over {probe.get('timed_batches')} "
-                       f"batches after {probe.get('warmup_batches')} warm-up ones (probe.json), not whole epochs"
+                       f"batches after {probe.get('warmup_batches')} warm-up ones ({PROBE_JSON}), not whole epochs"
                        + (f"; searched up to batch {probe['max_batch']} (8x the default or the train images, "
                           "whichever is less): a depth at that batch may fit more" if probe.get("max_batch") else "")))
     if not links:

@@ -203,3 +203,10 @@ def write_sweep_report(sweep_dir: Path, tolerance: float) -> None:
         return
     report = build_report([sweep_dir], tolerance=tolerance, skip_incomplete=True)
     print(report.summary(write_report(report, sweep_dir)))
+
+
+def probe_recipe(recipe: Path, sweep_dir: Path) -> Path:
+    """Probe a sweep recipe's freeze depths into `sweep_dir` without training its points (benchmarks/gpu.py)."""
+    spec, points = load_spec(recipe, [], [], probe=True)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    return probe_sweep(sweep_dir, spec.config, points, resolve_points(spec, points), spec.base_dir)
