@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="sweeps: per freeze depth, the largest batch that fits in the GPU memory `freeze: none` "
                              f"needs at the recipe's batch, and its images/s ({PROBE_JSON}, shown in the report)")
     parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)  # exact folder, used by sweep executors
+    parser.add_argument("--wait-for-go", action="store_true", help=argparse.SUPPRESS)  # pre-started sweep point
     return parser
 
 
@@ -103,12 +104,23 @@ def report_finished(metrics: dict, run_dir: Path) -> None:
           f"{headline(metrics)}  trainable params {metrics['params_trainable']:,}  time {metrics['train_time_s']} s")
 
 
+def _wait_for_go() -> bool:
+    """A sweep point started ahead of its turn (pipeline.compare.executors.sequential): import what a run needs,
+    then wait for `go` on stdin; False when the sweep ended first (stdin closed): nothing is touched then."""
+    import pipeline.recipe.preflight  # noqa: F401  (these imports are the start-up the wait takes off the point)
+    import pipeline.train.runner  # noqa: F401
+
+    return sys.stdin.readline().strip() == "go"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Validate the recipe (all errors at once, exit 2), then run it into a new run folder."""
     args = build_parser().parse_args(argv)
     from pipeline.bootstrap import bootstrap
 
     bootstrap()
+    if args.wait_for_go and not _wait_for_go():
+        return 0
     _setup_console_log()
     if args.resume:
         return _resume(args)

@@ -25,6 +25,8 @@ from pipeline.errors import UserError
 from pipeline.run_folder import POINT_CONSOLE, POINT_STATUS, RECIPE
 
 LOG = logging.getLogger("roadtune")
+PRESTART_ENV = "ROADTUNE_PRESTART"
+PRESTART_MIN_CPUS = 8  # below this, a child's imports would take CPU from the training beside it
 Executor = Callable[[list[Path]], Iterator["PointResult"]]
 
 
@@ -62,30 +64,73 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def run_point(point_dir: Path, device: str | None = None) -> PointResult:
-    """Run one point's child process to its end; output goes to console.txt in the point folder."""
+def _start_point(point_dir: Path, device: str | None = None, wait_for_go: bool = False) -> subprocess.Popen:
+    """Start one point's child process, its output into console.txt in the point folder. With `wait_for_go`
+    the child imports what a run needs, then waits for a line `go` on its stdin (see :func:`sequential`)."""
     env = dict(os.environ)
     package_root = str(Path(pipeline.__file__).resolve().parents[1])  # the child imports this same `pipeline`
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     if device is not None:
         env["CUDA_VISIBLE_DEVICES"] = "" if device == "cpu" else device
     cmd = [sys.executable, "-m", "pipeline.run", str(point_dir / RECIPE), "--run-dir", str(point_dir)]
-    start = time.perf_counter()
     with (point_dir / POINT_CONSOLE).open("ab") as console:
-        proc = subprocess.Popen(cmd, stdout=console, stderr=subprocess.STDOUT, env=env,
+        return subprocess.Popen(cmd + (["--wait-for-go"] if wait_for_go else []), stdout=console,
+                                stderr=subprocess.STDOUT, env=env, stdin=subprocess.PIPE if wait_for_go else None,
                                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
-        # wait4 gives this child's own resource usage (peak RSS), which Popen.wait does not.
-        _, status, usage = os.wait4(proc.pid, 0)
+
+
+def _finish_point(proc: subprocess.Popen, point_dir: Path, device: str | None, start: float) -> PointResult:
+    """Wait for a point's child to end; its result, with the wall time since `start`."""
+    # wait4 gives this child's own resource usage (peak RSS), which Popen.wait does not.
+    _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     error = None if proc.returncode == 0 else last_error(point_dir / POINT_CONSOLE)
     return PointResult(point_dir.name, proc.returncode, error, round(time.perf_counter() - start, 2),
                        round(usage.ru_maxrss / 1024, 1), device)
 
 
+def run_point(point_dir: Path, device: str | None = None) -> PointResult:
+    """Run one point's child process to its end; output goes to console.txt in the point folder."""
+    start = time.perf_counter()
+    return _finish_point(_start_point(point_dir, device), point_dir, device, start)
+
+
+def _go(proc: subprocess.Popen, go: bool = True) -> None:
+    """Let a waiting child run (`go`), or let it exit untouched (stdin closed without `go`)."""
+    try:
+        if go:
+            proc.stdin.write(b"go\n")
+        proc.stdin.close()
+    except BrokenPipeError:  # the child already ended (e.g. killed): its exit status says so
+        pass
+
+
+def prestart_points() -> bool:
+    """Whether the next point's child starts while the current one trains: on machines with cores to spare (its
+    imports would slow a training on a small CPU); $ROADTUNE_PRESTART=1/0 forces it on or off."""
+    forced = os.environ.get(PRESTART_ENV)
+    return forced == "1" if forced in ("0", "1") else (os.cpu_count() or 1) >= PRESTART_MIN_CPUS
+
+
 def sequential(point_dirs: list[Path]) -> Iterator[PointResult]:
-    """One point after another, in this machine's default device."""
-    for point_dir in point_dirs:
-        yield run_point(point_dir)
+    """One point after another, in this machine's default device. With :func:`prestart_points`, the next point's
+    child is started (python, torch and Ultralytics imported) while the current one trains, and told to go when it
+    ends: a point's wall time (from its go) then holds no interpreter start-up and imports."""
+    if not prestart_points():
+        for point_dir in point_dirs:
+            yield run_point(point_dir)
+        return
+    waiting = _start_point(point_dirs[0], wait_for_go=True) if point_dirs else None
+    try:
+        for i, point_dir in enumerate(point_dirs):
+            current, start = waiting, time.perf_counter()
+            _go(current)
+            waiting = _start_point(point_dirs[i + 1], wait_for_go=True) if i + 1 < len(point_dirs) else None
+            yield _finish_point(current, point_dir, None, start)
+    finally:
+        if waiting is not None and waiting.poll() is None:  # stopped early: the waiting child exits untouched
+            _go(waiting, go=False)
+            waiting.wait()
 
 
 def on_devices(devices: list[str]) -> Executor:

@@ -146,3 +146,27 @@ def test_ray_executor_gives_the_same_rows(sweep, tmp_path):
     (folder,) = (tmp_path / "tiny-sweep").iterdir()
     on_ray, sequential = pd.read_csv(folder / "report.csv"), pd.read_csv(sweep / "report.csv")
     pd.testing.assert_frame_equal(on_ray[STABLE], sequential[STABLE])
+
+
+@pytest.mark.slow
+def test_prestarted_points_give_the_same_rows(sweep, recipe, tmp_path, monkeypatch):
+    """$ROADTUNE_PRESTART=1 (the default from 8 cores): each next point's child imports while the current one
+    trains, then goes; the rows are those of the plain sequential sweep."""
+    monkeypatch.setenv("ROADTUNE_PRESTART", "1")
+    assert run_sweep(recipe, [], runs_dir=tmp_path / "runs") == 0
+    (folder,) = (tmp_path / "runs" / "tiny-sweep").iterdir()
+    statuses = [json.loads((folder / "points" / p / "status.json").read_text()) for p in point_ids(folder)]
+    assert [s["returncode"] for s in statuses] == [0, 0, 0]
+    pd.testing.assert_frame_equal(pd.read_csv(folder / "report.csv")[STABLE], pd.read_csv(sweep / "report.csv")[STABLE])
+
+
+def test_a_prestarted_point_told_nothing_exits_untouched(recipe, tmp_path):
+    """The sweep ended (or was stopped) before this point's turn: stdin closes without `go`, nothing is written."""
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "point"
+    done = subprocess.run([sys.executable, "-m", "pipeline.run", str(recipe), "--run-dir", str(run_dir),
+                           "--wait-for-go"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert not run_dir.exists()
