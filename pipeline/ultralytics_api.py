@@ -120,6 +120,8 @@ CONTRACT: dict[str, str] = {
     "args.save_dir_rule": "get_save_dir puts a relative project under runs_dir/task (pipeline.train.args)",
     "stages.csv_before_last": "the epoch loop calls save_metrics before save_model (pipeline.train.stages)",
     "stages.final_epoch": "final_eval strips the last checkpoint; strip_optimizer sets epoch -1 (train.stages)",
+    "stages.resume_save_dir": "check_resume keeps a save_dir override; get_save_dir prefers args.save_dir "
+                              "(pipeline.train.stages: a moved run folder resumes where it is)",
     "stages.ddp_validator": "a DDP parent trains in a subprocess: its validator stays None (train.stages)",
     "metrics.confusion_orientation": "ConfusionMatrix.process_cls_preds fills matrix[pred][true] (train.metrics)",
     "augment.albumentations": "augmentations= reaches Albumentations; pixel-only lists skip boxes (train.augment)",

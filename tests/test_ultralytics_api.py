@@ -130,6 +130,15 @@ def probe_final_epoch(tmp_path: Path) -> None:
     assert ua.torch_safe_load(str(path), safe_only=True)[0]["epoch"] == -1
 
 
+def probe_resume_save_dir(tmp_path: Path) -> None:
+    from ultralytics.cfg import get_save_dir
+    from ultralytics.engine.trainer import BaseTrainer
+
+    source = _source(BaseTrainer.check_resume)
+    assert '"save_dir"' in source.split("allowed =", 1)[1].split("}", 1)[0]  # an allowed resume override
+    assert get_save_dir(SimpleNamespace(save_dir=str(tmp_path / "now"), project="old", name="x")) == tmp_path / "now"
+
+
 def probe_ddp_validator(tmp_path: Path) -> None:
     from ultralytics.engine.trainer import BaseTrainer
 
@@ -265,7 +274,8 @@ PROBES = {
     "models.weights_dir": probe_weights_dir, "freeze.name_rule": probe_freeze_rule,
     "schema.optimizers": probe_optimizers, "args.default_lr": probe_default_lr, "args.auto_lr": probe_auto_lr,
     "args.save_dir_rule": probe_save_dir_rule, "stages.csv_before_last": probe_csv_before_last,
-    "stages.final_epoch": probe_final_epoch, "stages.ddp_validator": probe_ddp_validator,
+    "stages.final_epoch": probe_final_epoch, "stages.resume_save_dir": probe_resume_save_dir,
+    "stages.ddp_validator": probe_ddp_validator,
     "metrics.confusion_orientation": probe_confusion_orientation, "augment.albumentations": probe_albumentations,
     "datasets.get_img_files": probe_get_img_files, "datasets.image_open": probe_image_open,
     "datasets.img2label_last_images": probe_img2label, "datasets.check_det_dataset_path": probe_check_det_dataset_path,

@@ -78,8 +78,11 @@ def _train(stage_run: StageRun, trainer_class: type | None) -> Any:
     for event, fn in timer.callbacks().items():
         model.add_callback(event, fn)
     args = dict(stage_run.train_args)
-    if resume == "resume":  # Ultralytics restores the arguments from last.pt; only non-serialisable ones go again
-        args = {"resume": True, **{k: v for k, v in args.items() if k in ("augmentations", "data", "device")}}
+    if resume == "resume":  # Ultralytics restores the arguments from last.pt; only non-serialisable ones go again,
+        # and the stage folder as it is now: last.pt names the old one, where a moved run folder would be recreated
+        # (ultralytics_api CONTRACT stages.resume_save_dir)
+        args = {"resume": True, "save_dir": str(stage_run.folder),
+                **{k: v for k, v in args.items() if k in ("augmentations", "data", "device")}}
     kwargs = {"trainer": trainer_class} if trainer_class else {}
     model.train(**args, **kwargs)
     return model.trainer

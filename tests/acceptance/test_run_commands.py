@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -89,3 +90,18 @@ def test_signs_two_stage_on_gtsrb_mini(user_repo):
     metrics = metrics_of(user_repo, printed(out, "run folder"))
     assert [s["name"] for s in metrics["stages"]] == ["head", "full"]
     assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 1.0
+
+
+def test_a_moved_run_folder_resumes_where_it_now_is(user_repo, official_weights):
+    """Ultralytics' last.pt holds the old save_dir; the resumed training must write into the folder as it is now."""
+    env = user_env(ROADTUNE_WEIGHTS=str(official_weights))
+    run_dir = kill_after_first_epoch(
+        user_repo, f"python -m pipeline.run recipes/freeze10.yaml {TINY} --set train.epochs=3", env,
+        "stages/train/epochs.jsonl")
+    moved = user_repo / "runs" / "moved" / run_dir.name
+    moved.parent.mkdir(parents=True)
+    shutil.move(run_dir, moved)
+    type_command(user_repo, f"python -m pipeline.run --resume runs/moved/{run_dir.name}", env=env)
+    assert not run_dir.exists(), "the resumed training wrote into the folder's old place"
+    assert metrics_of(user_repo, f"runs/moved/{run_dir.name}")["epochs"] == 3
+    assert len(pd.read_csv(moved / "stages/train/results.csv")) == 3
