@@ -63,10 +63,11 @@ def cli_paths_absolute(overrides: list[str], cwd: Path | None = None) -> list[st
     out = []
     for item in overrides:
         key, sep, value = item.partition("=")
-        parsed = override_value(key, value) if sep and key in PATH_KEYS else None
+        path_key = key.removeprefix("sweep.")  # a sweep grid of paths: `sweep.model=[a.yaml, models/b.yaml]`
+        parsed = override_value(key, value) if sep and path_key in PATH_KEYS else None
         if isinstance(parsed, list) and all(isinstance(p, str) for p in parsed):  # distill.unlabeled: [a, b]
-            item = f"{key}={json.dumps([_against(cwd, key, p) for p in parsed])}"
-        elif isinstance(parsed, str) and parsed:
+            item = f"{key}={json.dumps([_against(cwd, path_key, p) for p in parsed])}"
+        elif isinstance(parsed, str) and parsed and path_key == key:
             item = f"{key}={_against(cwd, key, parsed)}"
         out.append(item)
     return out

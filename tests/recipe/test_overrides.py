@@ -18,3 +18,10 @@ def test_set_paths_resolve_against_the_working_directory(tmp_path):
                    f"distill.teacher={tmp_path / 'repo/runs/t/1'}", "train.lr0=0.1", "data=https://x/y.yaml",
                    f'distill.unlabeled=["{tmp_path / "repo/drive.mp4"}", "{tmp_path / "frames"}"]']
     assert all(os.path.isabs(o.split("=", 1)[1]) for o in out if o.startswith(("data=/", "video")))
+
+
+def test_sweep_grids_of_paths_resolve_against_the_working_directory(tmp_path):
+    out = cli_paths_absolute(["sweep.model=[yolov8n.yaml, models/my.yaml]", "sweep.freeze=[none, backbone]",
+                              "sweep.data=[../a/data.yaml]"], cwd=tmp_path / "repo")
+    assert out == [f'sweep.model=["yolov8n.yaml", "{tmp_path / "repo/models/my.yaml"}"]',
+                   "sweep.freeze=[none, backbone]", f'sweep.data=["{tmp_path / "a/data.yaml"}"]']
