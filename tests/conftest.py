@@ -47,6 +47,13 @@ def write_synth_yaml(folder: Path, train: int = 16, val: int = 8, width: int = 1
     return path
 
 
+def distill_recipe(synth_yaml: Path, teacher: str, **distill) -> dict:
+    """A 1-epoch, 64 px detect student recipe on `synth_yaml` distilled from `teacher`."""
+    return {"name": "kd", "task": "detect", "model": "yolov8n.yaml", "data": str(synth_yaml),
+            "train": {"epochs": 1, "imgsz": 64, "batch": 8, "workers": 0, "plots": False, "seed": 0},
+            "distill": {"teacher": teacher, **distill}}
+
+
 @pytest.fixture(autouse=True)
 def _ultralytics_logs_follow_capture():
     """Ultralytics binds its log handler to the sys.stdout of its first import; point it at the current one."""
@@ -70,6 +77,17 @@ def synth_data(synth_yaml) -> Path:
     from pipeline.datasets.resolve import resolve_dataset
 
     return resolve_dataset(synth_yaml).yaml_path
+
+
+@pytest.fixture(scope="session")
+def teacher_pt(tmp_path_factory, synth_data) -> Path:
+    """A YOLOv8s teacher trained one tiny epoch on the synthetic road set (5 classes)."""
+    from ultralytics import YOLO
+
+    project = tmp_path_factory.mktemp("teacher")
+    YOLO("yolov8s.yaml").train(data=str(synth_data), epochs=1, imgsz=64, batch=8, workers=0, plots=False, seed=0,
+                               project=str(project), name="t", exist_ok=True)
+    return project / "t" / "weights" / "best.pt"
 
 
 @pytest.fixture
