@@ -179,29 +179,34 @@ def print_goals(means: dict[str, tuple[float, float]], classify: bool) -> None:
 
 
 def plot_loss_terms(run_dirs: list[Path], out: Path) -> None:
-    """Every training loss item per epoch of the runs (their results.csv), one colour per run: the label terms
-    solid, the distillation terms (as they enter the loss) dashed, kd_ratio (their sum over the label terms) dotted
-    on a second axis."""
+    """Every training loss item per epoch of the runs (their results.csv), one colour per run: the label terms on
+    the left, the distillation terms as they enter the loss on the right, with kd_ratio (their sum over the label
+    terms) dotted on its own axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    ratio = None
+    fig, (label_ax, kd_ax) = plt.subplots(1, 2, figsize=(11, 4.5))
+    ratio_ax = None
+    styles = ["-", "--", "-.", ":"]
     for run_dir, colour in zip(run_dirs, plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         table = pd.read_csv(run_dir / "stages" / "train" / "results.csv")
-        for column in (c for c in table.columns if c.startswith("train/") and c != "train/kd_ratio"):
-            style = "--" if "kd_" in column else "-"
-            ax.plot(table["epoch"], table[column], style, color=colour, label=f"{run_dir.name} {column[6:]}")
+        terms = [c for c in table.columns if c.startswith("train/") and c != "train/kd_ratio"]
+        for ax, kd in ((label_ax, False), (kd_ax, True)):
+            for column, style in zip([c for c in terms if ("kd_" in c) == kd], styles):
+                ax.plot(table["epoch"], table[column], style, color=colour, label=f"{run_dir.name} {column[6:]}")
         if "train/kd_ratio" in table:
-            ratio = ratio or ax.twinx()
-            ratio.plot(table["epoch"], table["train/kd_ratio"], ":", color=colour, label=f"{run_dir.name} kd_ratio")
-    ax.set(xlabel="epoch", ylabel="loss item (per image)", title="training loss terms per epoch")
-    if ratio is not None:
-        ratio.set_ylabel("kd_ratio: distillation / label loss (dotted)")
-    ax.legend(loc="upper right", fontsize="x-small", ncol=2)
+            ratio_ax = ratio_ax or kd_ax.twinx()
+            ratio_ax.plot(table["epoch"], table["train/kd_ratio"], ":", color=colour, linewidth=2.5,
+                          label=f"{run_dir.name} kd_ratio")
+    label_ax.set(xlabel="epoch", ylabel="loss item (per image)", title="label loss terms")
+    kd_ax.set(xlabel="epoch", title="distillation terms (as they enter the loss)")
+    if ratio_ax is not None:
+        ratio_ax.set_ylabel("kd_ratio = distillation / label loss (thick dots)")
+    for ax in (label_ax, kd_ax):
+        ax.legend(loc="upper right", fontsize="x-small")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(f"loss terms plot: {out}")
