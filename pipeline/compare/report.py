@@ -27,6 +27,7 @@ from pipeline.compare.results import (
     per_class_table,
     points_table,
     score_of,
+    shown_value,
     with_probe,
 )
 from pipeline.run_folder import METRICS, PROBE_JSON, REPORT_CSV, REPORT_HTML, REPORT_MD
@@ -144,7 +145,8 @@ def display_table(c: Comparison, out: Path, fmt: str, links: bool) -> pd.DataFra
     memory = f"peak memory MB ({kinds.iloc[0]})" if kinds.nunique() == 1 else "peak memory MB"
     table = pd.DataFrame({
         "model": points["model"] + points["weights"].map(lambda w: f" ← {w}" if w else ""),
-        "freeze": points["freeze"], **{k: points[k] for k in axis_columns(c.axes)},
+        "freeze": points["freeze"],
+        **{k: points[k].map(lambda v, k=k: shown_value(k, v)) for k in axis_columns(c.axes)},
         "frozen layers": points["frozen_layers"],
         "trainable params": points["params_trainable"].map("{:,}".format), "runs": points["n"]})
     for name, col, digits in [("mAP50", "map50", 4), ("mAP50-95", "map50_95", 4), ("mask mAP50-95", "mask_map50_95", 4),

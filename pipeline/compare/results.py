@@ -79,9 +79,24 @@ def value_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else str(value)
 
 
+def _short_path(path: str) -> str:
+    """A file by its name, a folder by its parent and name (`cctv_traffic_mini/images`)."""
+    p = Path(path)
+    return p.name if p.suffix else f"{p.parent.name}/{p.name}"
+
+
 def shown_value(key: str, value: str) -> str:
-    """A swept value as tables and plots show it: file names without their folders."""
-    return Path(value).name if key in {"model", "weights", "data"} else value
+    """A swept value as tables and plots show it: file names without their folders, also inside a list of paths
+    (`distill.unlabeled`); report.csv keeps the full value."""
+    if key in {"model", "weights", "data"}:
+        return Path(value).name
+    if value.startswith("[\"/"):
+        try:
+            paths = json.loads(value)
+        except ValueError:
+            return value
+        return "[" + ", ".join(_short_path(p) for p in paths) + "]"
+    return value
 
 
 def recipe_values(recipe: dict[str, Any], prefix: str = "") -> dict[str, str]:

@@ -129,3 +129,12 @@ def test_advise_kitti_with_coco_weights(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "150 train images" in out and "80 classes" in out and "2/3 (car, pedestrian)" in out
     assert "start from: freeze: all-but-head" in out
+
+
+def test_swept_paths_are_shown_by_name_inside_lists_too():
+    from pipeline.compare.results import shown_value
+
+    assert shown_value("model", "/x/models/my.yaml") == "my.yaml"
+    frames = '["/data/video/drive.mp4", "/data/cctv_traffic_mini/images"]'
+    assert shown_value("distill.unlabeled", frames) == "[drive.mp4, cctv_traffic_mini/images]"
+    assert shown_value("distill.method", "roadtune") == "roadtune" and shown_value("x", "[1, 2]") == "[1, 2]"
