@@ -23,7 +23,7 @@ import torch
 
 from pipeline.compare.grid import Point, SweepConfig
 from pipeline.errors import UserError
-from pipeline.run_folder import INIT_WEIGHTS, PROBE, PROBE_JSON, write_atomic
+from pipeline.run_folder import PROBE, PROBE_JSON, write_atomic
 from pipeline.train.stages import StageRun
 
 LOG = logging.getLogger("roadtune")
@@ -229,16 +229,14 @@ def depth_points(config: SweepConfig, points: list[Point]) -> list[Point]:
 
 def point_stage_run(recipe: dict[str, Any], base_dir: Path, folder: Path) -> StageRun:
     """A point's first stage as the runner builds it, writing into `folder` (with its init.pt, as the runner)."""
-    from pipeline.recipe.models import save_checkpoint
     from pipeline.recipe.preflight import prepare
     from pipeline.recipe.schema import validate_recipe
-    from pipeline.train.runner import stage_runs
+    from pipeline.train.runner import stage_runs, write_init_weights
 
     checked, problems = validate_recipe(recipe, str(folder.name))
     prepared = prepare(checked, base_dir, problems)
     folder.mkdir(parents=True, exist_ok=True)
-    if prepared.transfer and not (folder / INIT_WEIGHTS).is_file():
-        save_checkpoint(prepared.model, folder / INIT_WEIGHTS, prepared.dataset.names)
+    write_init_weights(prepared, folder)
     return stage_runs(prepared, folder)[0]
 
 

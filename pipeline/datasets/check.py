@@ -95,6 +95,14 @@ def list_images(entries: list[Path], split: str, report: DatasetReport) -> list[
     return sorted(images)
 
 
+def split_files(entries: list[Path], split: str, report: DatasetReport) -> tuple[list[Path], list[Path]]:
+    """A split's images, listed as training lists them, and the label file Ultralytics reads for each."""
+    from pipeline.ultralytics_api import img2label_paths  # Ultralytics' own images -> labels rule
+
+    images = list_images(entries, split, report)
+    return images, [Path(p) for p in img2label_paths(images)]
+
+
 def _summary(split: str, what: str, files: list[str]) -> str:
     """One aggregated warning line naming the first few files."""
     shown = ", ".join(files[:3]) + (f", ... ({len(files) - 3} more)" if len(files) > 3 else "")
@@ -116,16 +124,12 @@ def _missing_label_folders(split: str, images: list[Path], labels: list[Path], r
 
 def _check_split(split: str, entries: list[Path], task: str, report: DatasetReport, digests: dict) -> None:
     """Check every image and label file of one split."""
-    from pipeline.ultralytics_api import (
-        TQDM,
-        img2label_paths,  # Ultralytics' own images -> labels rule
-    )
+    from pipeline.ultralytics_api import TQDM
 
     stats = report.splits[split] = SplitStats()
-    images = list_images(entries, split, report)
+    images, labels = split_files(entries, split, report)
     if not images:
         report.errors.append(f"{split}: no images found in {', '.join(map(str, entries))}")
-    labels = [Path(p) for p in img2label_paths(images)]
     no_folder = _missing_label_folders(split, images, labels, report)
     missing, edge = [], []
     for image, label in TQDM(list(zip(images, labels)), desc=f"check {split}"):

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pipeline.datasets import check, check_report, images
-from pipeline.datasets.check import SPLITS, check_dataset, list_images
+from pipeline.datasets.check import SPLITS, check_dataset, split_files
 from pipeline.datasets.check_report import DatasetReport
 from pipeline.datasets.synth import cache_root
 from pipeline.run_folder import write_atomic
@@ -46,15 +46,14 @@ def _files(data_path: Path, task: str) -> list[Path] | None:
         found = (p for p in data_path.rglob("*") if p.is_file() and p.suffix != ".cache")
         return sorted(found) if data_path.is_dir() else None
     from pipeline.datasets.resolve import resolve_dataset
-    from pipeline.ultralytics_api import img2label_paths  # Ultralytics' own images -> labels rule
 
     dataset = resolve_dataset(data_path)
     probe = DatasetReport(str(data_path), task, dataset.names)
     files = [data_path]
     for split in SPLITS:
         if dataset.config.get(split):
-            split_images = list_images(dataset.split_dirs(split), split, probe)
-            files += split_images + [Path(p) for p in img2label_paths(split_images)]
+            images, labels = split_files(dataset.split_dirs(split), split, probe)
+            files += images + labels
     return None if probe.errors else files
 
 

@@ -119,6 +119,15 @@ def stage_runs(prepared: Prepared, run_dir: Path) -> list[StageRun]:
     return runs
 
 
+def write_init_weights(prepared: Prepared, run_dir: Path) -> bool:
+    """The first stage's start (stage_runs) when the recipe has `weights:`: the model with the transferred tensors
+    as init.pt, written once; True when written now."""
+    if not prepared.transfer or (run_dir / INIT_WEIGHTS).is_file():
+        return False
+    save_checkpoint(prepared.model, run_dir / INIT_WEIGHTS, prepared.dataset.names)
+    return True
+
+
 def execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
     """Run every unfinished stage (resuming an interrupted one) and write metrics.json, holding the run's lock."""
     with hold(run_dir):
@@ -130,8 +139,7 @@ def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
         return read_metrics(run_dir)
     handler = attach_log(run_dir)
     try:
-        if prepared.transfer and not (run_dir / INIT_WEIGHTS).is_file():
-            save_checkpoint(prepared.model, run_dir / INIT_WEIGHTS, prepared.dataset.names)
+        if write_init_weights(prepared, run_dir):
             LOG.info(f"weights: {prepared.transfer.transferred}/{prepared.transfer.total} tensors transferred from "
                      f"{prepared.weights_path}; freshly initialised layers: {prepared.transfer.fresh_layers}")
         plan = distill_stages(prepared, run_dir, stage_runs(prepared, run_dir))
