@@ -78,6 +78,8 @@ REEXPORTS: dict[str, tuple[str, str]] = {
     # video: device parsing and the requirement check (install=False) exporter/AutoBackend use. checked on 8.4.190
     "select_device": ("ultralytics.utils.torch_utils", "select_device"),
     "check_requirements": ("ultralytics.utils.checks", "check_requirements"),
+    # teacher labels: the box filter Ultralytics smooths F1 curves with before picking a confidence. 8.4.190
+    "smooth": ("ultralytics.utils.metrics", "smooth"),
     # video outputs: Ultralytics' numbered-path rule (name, name2, ...). checked on 8.4.190
     "increment_path": ("ultralytics.utils.files", "increment_path"),
 }
@@ -134,6 +136,10 @@ CONTRACT: dict[str, str] = {
     "distill.model_loss": "BaseModel.loss uses self.criterion, built by init_criterion (pipeline.distill)",
     "distill.head_outputs": "a training-mode Detect head returns a dict with boxes/scores/feats (distill.losses)",
     "distill.trainer_data": "BaseTrainer.__init__ reads the data YAML via get_dataset (pipeline.distill.pseudo)",
+    "distill.f1_curves": "DetMetrics.box has px (1000 confidences) and f1_curve rows in ap_class_index order "
+                         "(pipeline.distill.teacher_labels)",
+    "distill.train_imgsz": "YOLO(checkpoint).overrides['imgsz'] is the size it was trained at "
+                           "(pipeline.distill.teacher_labels)",
     "probe.batch_loop": "_do_train: OOM halves batch_size in epoch 1, on_train_batch_end per batch, mosaic closes "
                         "at epochs - close_mosaic; device set before on_pretrain_routine_start (compare.probe)",
     "video.export_requirements": "exporter checks the onnx/openvino packages of video.backend.REQUIREMENTS",

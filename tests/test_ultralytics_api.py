@@ -239,6 +239,28 @@ def probe_trainer_data(tmp_path: Path) -> None:
     assert "self.get_dataset()" in _source(BaseTrainer.__init__)
 
 
+def probe_f1_curves(tmp_path: Path) -> None:
+    import numpy as np
+    from ultralytics.utils.metrics import ap_per_class
+
+    # two classes, three predictions: class 1's row comes second, in ap_class_index order, over 1000 confidences
+    tp, conf = np.array([[True] * 10, [True] * 10, [False] * 10]), np.array([0.9, 0.8, 0.3])
+    results = ap_per_class(tp, conf, np.array([0, 1, 1]), np.array([0, 1]))
+    class_index, f1_curve, px = results[6], results[9], results[10]
+    assert list(class_index) == [0, 1] and f1_curve.shape == (2, 1000) and len(px) == 1000
+
+
+def probe_train_imgsz(tmp_path: Path) -> None:
+    from ultralytics import YOLO
+
+    from pipeline.recipe.models import build_model
+
+    model = build_model("yolov8n.yaml", nc=2)
+    path = tmp_path / "m.pt"
+    torch.save({"model": model, "train_args": {"imgsz": 480, "task": "detect"}}, path)
+    assert YOLO(str(path)).overrides["imgsz"] == 480
+
+
 def probe_export_requirements(tmp_path: Path) -> None:
     from ultralytics.engine.exporter import Exporter
 
@@ -282,6 +304,7 @@ PROBES = {
     "datasets.verify_tuples": probe_verify_tuples, "distill.trainer_hooks": probe_trainer_hooks,
     "distill.model_loss": probe_model_loss, "distill.head_outputs": probe_head_outputs,
     "distill.trainer_data": probe_trainer_data, "probe.batch_loop": probe_batch_loop,
+    "distill.f1_curves": probe_f1_curves, "distill.train_imgsz": probe_train_imgsz,
     "video.export_requirements": probe_export_requirements,
     "video.compile_model_keywords": probe_compile_model_keywords,
 }

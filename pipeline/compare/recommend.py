@@ -20,6 +20,8 @@ TOP1_CHANCE_MARGIN = 0.05
 NOISE_FACTOR = 2.0
 # Points that share at least this many seeds are compared seed by seed (see _noise_pts).
 PAIRED_SEEDS = 3
+# Points whose batches (optimizer steps) differ by more than this share are not at equal compute.
+EQUAL_BATCHES = 0.10
 
 
 def score_floor(score: str, n_classes: int) -> tuple[float, str]:
@@ -123,9 +125,31 @@ def _time_ratio(point: pd.Series, ref: pd.Series) -> str:
     return f"training time ×{point['train_time_s'] / ref['train_time_s']:.1f}"
 
 
+def _compute_note(point: pd.Series, ref: pd.Series, key: str, everyone: pd.DataFrame, score: str) -> str:
+    """Whether `point` and `ref` trained as many batches; if not, the ratio and the equal-batches control: the best
+    point among `everyone` with `ref`'s value of `key` and about `point`'s batches."""
+    if "batches" not in point or pd.isna(point["batches"]) or pd.isna(ref["batches"]) or not ref["batches"]:
+        return ""
+    ratio = point["batches"] / ref["batches"]
+    if abs(ratio - 1) <= EQUAL_BATCHES:
+        return f" Equal compute: {point['batches']:.0f} and {ref['batches']:.0f} batches."
+    ref_value, value = ref["values"].get(key, "—"), shown_value(key, point["values"].get(key, "—"))
+    text = f" **Not at equal compute**: {ratio:.1f}x the batches ({point['batches']:.0f} vs {ref['batches']:.0f})"
+    same = everyone["values"].map(lambda v: v.get(key, "—")) == ref_value
+    controls = everyone[same & ((everyone["batches"] / point["batches"] - 1).abs() <= EQUAL_BATCHES)]
+    if not len(controls):
+        return (text + f"; no equal-batches control here: run `{shown_value(key, ref_value)}` with as many batches "
+                f"before crediting `{value}`.")
+    control = controls.loc[controls[score].idxmax()]
+    return (text + f". The equal-batches control (`{shown_value(key, ref_value)}`, {control['batches']:.0f} "
+            f"batches) scores {control[score]:.4f}: `{value}` is {(point[score] - control[score]) * 100:+.1f} points "
+            "against it.")
+
+
 def recommend_axis(points: pd.DataFrame, key: str, order: list[str], score: str = "map50_95",
-                   label: str = "mAP50-95", context: str = "") -> str:
-    """The best value of swept `key` among points that differ in `key` only, against the axis' first value."""
+                   label: str = "mAP50-95", context: str = "", everyone: pd.DataFrame | None = None) -> str:
+    """The best value of swept `key` among points that differ in `key` only, against the axis' first value;
+    `everyone` (default: `points`) is where an equal-batches control is looked for."""
     head = f"best `{key}` at this budget" + (f" ({context})" if context else "") + ": "
     quiet = _inside_noise(points, score, f"all values of `{key}`")
     if quiet:
@@ -143,6 +167,7 @@ def recommend_axis(points: pd.DataFrame, key: str, order: list[str], score: str 
         gap = (best[score] - ref[score]) * 100
         text = (f"`{shown_value(key, value[best.name])}`, {gap:+.1f} points of {label} over "
                 f"`{shown_value(key, ref_value)}` ({best[score]:.4f} vs {ref[score]:.4f}), {_time_ratio(best, ref)}.")
+        text += _compute_note(best, ref, key, points if everyone is None else everyone, score)
     return head + text + _noise_note(points, gap, score)
 
 
@@ -162,7 +187,7 @@ def recommendations(points: pd.DataFrame, axes: dict[str, list[str]], tolerance:
     if quiet:
         return [quiet]
     recs = [recommend(group, tolerance, score, label, context) if key == "freeze" else
-            recommend_axis(group, key, order, score, label, context)
+            recommend_axis(group, key, order, score, label, context, points)
             for key, order in axes.items() for context, group in _contexts(points, axes, key)]
     if recs:
         return recs

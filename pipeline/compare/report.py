@@ -152,6 +152,7 @@ def display_table(c: Comparison, out: Path, fmt: str, links: bool) -> pd.DataFra
     for name, col, digits in [("mAP50", "map50", 4), ("mAP50-95", "map50_95", 4), ("mask mAP50-95", "mask_map50_95", 4),
                               ("top-1", "top1", 4), ("top-5", "top5", 4),
                               ("precision", "precision", 3), ("recall", "recall", 3), ("epochs", "epochs", 0),
+                              ("batches", "batches", 0), ("images seen", "images_seen", 0),
                               ("s/epoch", "time_per_epoch_s", 1), ("images/s", "images_per_s", 1),
                               (memory, "peak_memory_mb", 0), ("inference ms/img", "inference_ms_per_image", 1)]:
         if points[col].notna().any():

@@ -23,8 +23,9 @@ from pipeline.errors import UserError
 from pipeline.run_folder import ENV, METRICS, POINT_STATUS, POINTS, PROBE_JSON, RECIPE, SWEEP_MARKER, is_sweep_dir
 from pipeline.train.args import stage_freeze
 
-FIGURES = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "recall", "epochs",
-           "time_per_epoch_s", "train_time_s", "images_per_s", "peak_memory_mb", "inference_ms_per_image"]
+FIGURES = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "recall", "epochs", "batches",
+           "images_seen", "time_per_epoch_s", "train_time_s", "images_per_s", "peak_memory_mb",
+           "inference_ms_per_image"]
 SCORES = {"classify": ("top1", "top-1 accuracy")}  # what a comparison ranks points by; others: mAP50-95
 ENV_KEYS = ["roadtune", "ultralytics", "torch", "python", "device", "device_kind", "cpu_count", "git_commit"]
 SHOWN_AXES = {"freeze", "model", "weights"}  # swept keys the tables already show in columns of their own

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pipeline.run_folder import BEST_FILE
 
@@ -50,5 +50,27 @@ class DistillConfig(BaseModel):
         default_factory=list, description="detect/segment: image folders or video files the teacher labels once "
         "(cached in <run>/pseudo); the student trains on the labelled data plus these frames, val stays as is")
     every_n_frames: int = Field(10, ge=1, description="videos in `unlabeled`: keep one frame in this many")
-    conf: float = Field(0.25, gt=0, lt=1, description="`unlabeled`: the teacher's boxes below this confidence are "
-                        "not kept as labels")
+    conf: float | Literal["f1"] = Field(
+        "f1", description="`unlabeled`: the teacher's boxes at or above this confidence become labels; `f1`: per "
+        "class, the confidence where the teacher's F1 on the dataset's val split peaks (docs/distillation.md)")
+    ignore_conf: float | None = Field(
+        None, gt=0, lt=1, description="`unlabeled`: boxes from this confidence up to the label threshold are "
+        "uncertain: their pixels are painted grey so the student learns neither object nor background there; "
+        "null: an uncertain box is background")
+    teacher_imgsz: int | None = Field(
+        None, ge=32, le=8192, description="`unlabeled`: the image size the teacher labels at (null: the size it "
+        "was trained at, else the student's)")
+
+    @field_validator("conf")
+    @classmethod
+    def _conf_in_range(cls, value: float | str) -> float | str:
+        if not isinstance(value, str) and not 0 < value < 1:
+            raise ValueError(f"must be between 0 and 1 (exclusive) or `f1`, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _ignore_below_conf(self) -> DistillConfig:
+        if self.ignore_conf is not None and not isinstance(self.conf, str) and self.ignore_conf >= self.conf:
+            raise ValueError(f"ignore_conf {self.ignore_conf} must be below conf {self.conf}: boxes between the two "
+                             "are the uncertain ones")
+        return self

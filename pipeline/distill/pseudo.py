@@ -2,12 +2,15 @@
 train set.
 
 Before the first student stage, the teacher predicts every kept frame (one in ``every_n_frames`` of each video, every
-image of each folder) and its boxes above ``conf`` become YOLO label files::
+image of each folder; :mod:`pipeline.distill.teacher_labels`) and its boxes at or above their class threshold become
+YOLO label files::
 
-    <run>/pseudo/images/*.jpg     the frames
-    <run>/pseudo/labels/*.txt     the teacher's labels (an empty file: a frame with nothing above conf)
-    <run>/pseudo/counts.json      frames, labelled boxes per class (written last: the cache is complete)
-    <run>/pseudo/data.yaml        the run's dataset with `train` = its own train folders + pseudo/images
+    <run>/pseudo/images/*.jpg         the frames (uncertain boxes painted grey with `ignore_conf`)
+    <run>/pseudo/labels/*.txt         the teacher's labels (an empty file: a frame with nothing above threshold)
+    <run>/pseudo/predictions.jsonl    every teacher box above the floor, with its confidence
+    <run>/pseudo/teacher-val/         with `conf: f1`: the teacher's validation that set the thresholds
+    <run>/pseudo/counts.json          thresholds, frames, boxes per class, the teacher's seconds (written last)
+    <run>/pseudo/data.yaml            the run's dataset with `train` = its own train folders + pseudo/images
 
 The student stages train on ``pseudo/data.yaml``; ``val`` is the dataset's own, so validation stays ground truth.
 A resumed run reuses a complete cache; an incomplete one (no counts.json) is labelled again from scratch.
@@ -24,64 +27,16 @@ import yaml
 
 from pipeline.datasets.resolve import Dataset
 from pipeline.distill.config import DistillConfig
-from pipeline.errors import UserError
-from pipeline.run_folder import PSEUDO_COUNTS_FILE, PSEUDO_DATA
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-PREDICT_BATCH = 16  # frames per teacher call: bounds memory on long videos
-
-
-def resolve_unlabeled(cfg: DistillConfig, base: Path) -> list[Path]:
-    """The `unlabeled` sources as absolute paths (relative ones against the recipe's folder); one UserError naming
-    each missing source or an image folder without images.
-    """
-    paths = [p if p.is_absolute() else (base / p).resolve() for p in map(Path, cfg.unlabeled)]
-    problems = [f"not found: {p}" for p in paths if not p.exists()]
-    problems += [f"folder without images ({', '.join(sorted(IMAGE_SUFFIXES))}): {p}" for p in paths
-                 if p.is_dir() and not _images(p)]
-    if problems:
-        raise UserError(f"{len(problems)} of {len(paths)} unlabeled sources cannot be read", problems)
-    return paths
-
-
-def _images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def extract_frames(sources: list[Path], every_n_frames: int, out: Path) -> list[Path]:
-    """Write the kept frames as JPEGs under `out`: one in `every_n_frames` of each video, each image of a folder."""
-    import cv2
-
-    out.mkdir(parents=True, exist_ok=True)
-    frames = []
-    for k, src in enumerate(sources):
-        if src.is_dir():
-            for i, image in enumerate(_images(src)):
-                frames.append(out / f"{k}_{src.name}_{i:06d}{image.suffix.lower()}")
-                shutil.copyfile(image, frames[-1])  # a copy: Ultralytics reads labels beside `images/`
-            continue
-        video, index = cv2.VideoCapture(str(src)), 0
-        while video.grab():  # grab every frame, decode into an image only the kept ones
-            if index % every_n_frames == 0:
-                frames.append(out / f"{k}_{src.stem}_{index:06d}.jpg")
-                cv2.imwrite(str(frames[-1]), video.retrieve()[1])
-            index += 1
-        video.release()
-    return frames
-
-
-def label_frames(teacher: Path, frames: list[Path], labels: Path, conf: float, imgsz: Any) -> None:
-    """The teacher's predictions on `frames` as YOLO label files in `labels` (Ultralytics' Results.save_txt)."""
-    from ultralytics import YOLO
-
-    labels.mkdir(parents=True, exist_ok=True)
-    model = YOLO(str(teacher))
-    for start in range(0, len(frames), PREDICT_BATCH):
-        chunk = [str(f) for f in frames[start:start + PREDICT_BATCH]]
-        for frame, result in zip(chunk, model.predict(chunk, conf=conf, imgsz=imgsz, verbose=False)):
-            txt = labels / f"{Path(frame).stem}.txt"
-            txt.touch()  # also for a frame with no box: an explicit background image
-            result.save_txt(txt)
+from pipeline.distill.frames import extract_frames
+from pipeline.distill.teacher_labels import (
+    FLOOR,
+    cache_file,
+    class_thresholds,
+    predict_frames,
+    teacher_imgsz,
+    write_labels,
+)
+from pipeline.run_folder import PSEUDO_COUNTS_FILE, PSEUDO_DATA, PSEUDO_PREDICTIONS, TEACHER_VAL, write_atomic
 
 
 def count_labels(labels: Path, names: dict[int, str]) -> dict[str, Any]:
@@ -108,17 +63,29 @@ def merged_data_yaml(dataset: Dataset, pseudo_images: Path, path: Path) -> Path:
 
 def build_pseudo_set(folder: Path, teacher: Path, cfg: DistillConfig, sources: list[Path], dataset: Dataset,
                      imgsz: Any) -> dict[str, Any]:
-    """Label the sources with `teacher` into `folder` (skipped when the cache is complete); the counts."""
+    """Label the sources with `teacher` into `folder` (skipped when the set is complete); the counts. The teacher
+    labels at its own size (`imgsz`, the student's, when it has none); its predictions come from the cache where
+    an earlier (or interrupted) labelling left them."""
     counts_file = folder / PSEUDO_COUNTS_FILE
     if counts_file.is_file():
         return json.loads(counts_file.read_text())
-    shutil.rmtree(folder, ignore_errors=True)  # an interrupted labelling: save_txt appends, so start clean
+    shutil.rmtree(folder, ignore_errors=True)  # an interrupted build: the frames may hold painted boxes already
     frames = extract_frames(sources, cfg.every_n_frames, folder / "images")
-    label_frames(teacher, frames, folder / "labels", cfg.conf, imgsz)
+    size = teacher_imgsz(teacher, cfg.teacher_imgsz, imgsz)
+    floor = min(FLOOR, *(v for v in (cfg.conf, cfg.ignore_conf) if isinstance(v, float)))
+    cache = cache_file(teacher, sources, cfg.every_n_frames, size, floor)
+    predicted = predict_frames(teacher, frames, size, floor, cache)
+    shutil.copyfile(cache, folder / PSEUDO_PREDICTIONS)  # the run keeps what its teacher said
+    thresholds = class_thresholds(cfg.conf, teacher, dataset.yaml_path, size, dataset.names, folder / TEACHER_VAL)
+    ignored = write_labels(predicted["boxes"], thresholds, cfg.ignore_conf, folder / "images", folder / "labels")
     merged_data_yaml(dataset, folder / "images", folder / PSEUDO_DATA)
-    counts = {"teacher": str(teacher), "conf": cfg.conf, "every_n_frames": cfg.every_n_frames,
-              "sources": [str(s) for s in sources], **count_labels(folder / "labels", dataset.names)}
-    counts_file.write_text(json.dumps(counts, indent=2))
+    counts = {"teacher": str(teacher), "conf": cfg.conf, "ignore_conf": cfg.ignore_conf,
+              "thresholds": {dataset.names[i]: t for i, t in thresholds.items()}, "teacher_imgsz": size,
+              "every_n_frames": cfg.every_n_frames, "sources": [str(s) for s in sources],
+              **count_labels(folder / "labels", dataset.names), "ignored_boxes": ignored,
+              "teacher_seconds": round(predicted["seconds"], 2),
+              "teacher_frames_per_s": round(len(frames) / max(predicted["seconds"], 1e-9), 2)}
+    write_atomic(counts_file, json.dumps(counts, indent=2))
     return counts
 
 

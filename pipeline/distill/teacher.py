@@ -15,7 +15,7 @@ from torch import nn
 
 from pipeline.datasets.resolve import Dataset
 from pipeline.distill.classify import check_classifier_teacher
-from pipeline.distill.pseudo import resolve_unlabeled
+from pipeline.distill.frames import resolve_unlabeled
 from pipeline.distill.trainers import check_teacher_student
 from pipeline.errors import UserError
 from pipeline.recipe.models import build_model, resolve_model_file
@@ -87,7 +87,7 @@ def check_unlabeled(recipe: Recipe, base: Path) -> None:
         return
     if recipe.task == "classify":
         raise UserError("teacher-labelled frames are for detect and segment students: remove it for task classify")
-    cfg.unlabeled = [str(p) for p in resolve_unlabeled(cfg, base)]
+    cfg.unlabeled = [str(p) for p in resolve_unlabeled(cfg.unlabeled, base)]
 
 
 def _method_problems(recipe: Recipe, student: nn.Module) -> list[str]:

@@ -50,6 +50,7 @@ class EpochTimer:
             "train_s": round(self._train_end - self._epoch_start, 4),
             "epoch_s": round(time.perf_counter() - self._epoch_start, 4),
             "images": len(trainer.train_loader.dataset),
+            "batches": len(trainer.train_loader),  # optimizer steps (nbs accumulation aside): compute, as images
             **peak_memory(),
         }
         with self.log_path.open("a") as fh:
@@ -77,16 +78,21 @@ def read_epochs(log_path: Path) -> list[dict[str, Any]]:
 
 
 def timing_summary(epochs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Train time, time per epoch, training throughput and peak memory from epoch records."""
+    """Train time, time per epoch, batches and images seen (the compute), throughput and peak memory from epoch
+    records (batches: None for records written before they were counted)."""
     if not epochs:
-        return {"epochs": 0, "train_time_s": 0.0, "time_per_epoch_s": None, "images_per_s": None,
-                "peak_memory_mb": None, "memory_kind": None}
+        return {"epochs": 0, "train_time_s": 0.0, "time_per_epoch_s": None, "batches": 0, "images_seen": 0,
+                "time_per_batch_s": None, "images_per_s": None, "peak_memory_mb": None, "memory_kind": None}
     total = sum(e["epoch_s"] for e in epochs)
     train = sum(e["train_s"] for e in epochs)
+    batches = sum(e["batches"] for e in epochs) if all("batches" in e for e in epochs) else None
     return {
         "epochs": len(epochs),
         "train_time_s": round(total, 3),
         "time_per_epoch_s": round(total / len(epochs), 3),
+        "batches": batches,
+        "images_seen": sum(e["images"] for e in epochs),
+        "time_per_batch_s": round(train / batches, 4) if batches else None,
         "images_per_s": round(sum(e["images"] for e in epochs) / max(train, 1e-9), 2),
         "peak_memory_mb": max(e["peak_memory_mb"] for e in epochs),
         "memory_kind": epochs[-1]["memory_kind"],

@@ -91,6 +91,29 @@ def test_distill_method_sweep_has_its_column_and_one_recommendation(tmp_path):
     assert "Δ mAP50-95" not in markdown  # no freeze axis: every point is its own `freeze: none` reference
 
 
+def test_a_gain_at_more_batches_names_its_equal_batches_control(tmp_path):
+    """Teacher-labelled frames give 1.8x the batches: the recommendation says so and sets the gain against the
+    plain student given as many batches; at equal batches it says "equal compute"."""
+    def run(name: str, method: str, score: float, batches: int, epochs: int = 10) -> Path:
+        run_recipe = recipe(method=method)
+        run_recipe["train"]["epochs"] = epochs
+        return write_run(tmp_path / name, run_recipe, {**metrics(score), "batches": batches,
+                                                       "images_seen": batches * 8, "epochs": epochs})
+
+    plain, frames = run("plain", "none", 0.0205, 100), run("frames", "roadtune", 0.0461, 180)
+    _, markdown = report_of([plain, frames], tmp_path / "out")
+    assert "**Not at equal compute**: 1.8x the batches (180 vs 100); no equal-batches control here" in markdown
+    control = run("plain-steps", "none", 0.0534, 180, epochs=18)
+    _, markdown = report_of([plain, frames, control], tmp_path / "out2")
+    (rec,) = [r for r in recs(markdown) if r.startswith("best `distill.method`")]
+    assert ("1.8x the batches (180 vs 100). The equal-batches control (`none`, 180 batches) scores 0.0534: "
+            "`roadtune` is -0.7 points against it.") in rec, rec
+    assert "| batches |" in markdown.replace("   ", " ").replace("  ", " ")
+    same = run("same", "roadtune", 0.0300, 104)
+    _, markdown = report_of([plain, same], tmp_path / "out3")
+    assert "Equal compute: 104 and 100 batches." in markdown
+
+
 def test_freeze_by_method_grid_recommends_per_key_and_context(tmp_path):
     scores = {("none", "none"): 0.300, ("backbone", "none"): 0.295, ("none", "roadtune"): 0.320,
               ("backbone", "roadtune"): 0.290}

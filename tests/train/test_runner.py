@@ -22,7 +22,7 @@ from pipeline.run import main as run_main
 
 METRIC_KEYS = {
     "map50", "map50_95", "precision", "recall", "per_class", "epochs", "train_time_s", "time_per_epoch_s",
-    "images_per_s", "peak_memory_mb", "memory_kind", "inference_ms_per_image", "params_total", "params_trainable",
+    "batches", "images_seen", "time_per_batch_s", "images_per_s", "peak_memory_mb", "memory_kind", "inference_ms_per_image", "params_total", "params_trainable",
     "params_frozen", "frozen_layers", "stages",
 }
 
@@ -66,6 +66,10 @@ def test_frozen_layers_bit_identical_trainable_changed(tmp_path, synth_yaml, tin
     plan = freeze_plan(model, resolve_freeze("backbone", model))
     assert (metrics["params_trainable"], metrics["params_frozen"]) == (plan.params_trainable, plan.params_frozen)
     assert metrics["frozen_layers"] == 10 and metrics["epochs"] == 2
+    train_images = len(list((synth_yaml.parent / "images" / "train").iterdir()))
+    batches_per_epoch = -(-train_images // tiny_train["batch"])  # Ultralytics keeps the last partial batch
+    assert metrics["batches"] == 2 * batches_per_epoch and metrics["images_seen"] == 2 * train_images
+    assert metrics["stages"][0]["batches"] == metrics["batches"] and metrics["time_per_batch_s"] > 0
     assert 0.0 <= metrics["map50_95"] <= metrics["map50"] <= 1.0
     assert set(metrics["per_class"]) == {"car", "truck", "pedestrian", "traffic_sign", "traffic_light"}
     assert metrics["train_time_s"] > 0 and metrics["images_per_s"] > 0 and metrics["inference_ms_per_image"] > 0

@@ -1,0 +1,189 @@
+"""Few labels, much footage: does a teacher that labels in-domain frames beat the plain student at equal batches?
+
+    python benchmarks/label_efficiency.py [--seeds 3] [--batches 220] [--work DIR]
+    python benchmarks/label_efficiency.py --fractions 0.25 0.5 --only plain pseudo-f1 --seeds 1
+
+Labelled set L: ../shared/data/kitti_mini train (150 frames). Unlabelled pool U: the 724 ../shared/data/kitti_pool
+train images, their labels ignored (used only by the `upper` control). Validation: kitti_mini val (50 frames).
+Teacher: COCO-initialised YOLOv5nu fine-tuned on L at ``--teacher-imgsz`` (640). Student: COCO-initialised YOLOv5nu
+at ``--imgsz`` (320), the nano a car would run. Every variant gets the same number of batches (``--batches``): its
+epochs are that budget over its batches per epoch, so a variant with more images trains fewer epochs; the batches
+and images seen of each run are read back from its metrics.json and printed. Variants:
+
+- ``plain``: L only;
+- ``pseudo-025``: L + U labelled by the teacher at one threshold (0.25);
+- ``pseudo-f1``: per-class thresholds at the teacher's F1 peak on val (``distill.conf: f1``);
+- ``pseudo-f1-ignore``: and uncertain boxes (0.05 up to the threshold) painted grey (``distill.ignore_conf``);
+- ``upper``: L + U with U's true labels (the upper bound).
+
+``--fractions`` adds the label-fraction curve: L cut to each fraction (evenly spaced frames), plain and pseudo-f1.
+``--work`` keeps every run folder (default ``runs/bench-label-efficiency``); a finished run is not run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from distill import REPO, SHARED, figures, run, write_report  # noqa: E402 - the sibling benchmark's helpers
+
+POOL = SHARED / "data" / "kitti_pool" / "images" / "train"
+VARIANTS = {
+    "plain": [],
+    "pseudo-025": ["distill.conf=0.25"],
+    "pseudo-f1": ["distill.conf=f1"],
+    "pseudo-f1-ignore": ["distill.conf=f1", "distill.ignore_conf=0.05"],
+    "upper": [],
+}
+
+
+def labelled_subset(work: Path, fraction: float) -> Path:
+    """kitti_mini with its train split cut to `fraction` (evenly spaced frames, val whole); the data YAML."""
+    full = work / "kitti_mini"
+    if not full.is_dir():
+        shutil.copytree(SHARED / "data" / "kitti_mini", full)
+    if fraction >= 1:
+        return full / "data.yaml"
+    folder = work / f"kitti_mini_{int(fraction * 100)}"
+    if not folder.is_dir():
+        images = sorted((full / "images" / "train").iterdir())
+        keep = images[:: round(1 / fraction)]
+        for sub, files in (("images", keep), ("labels", [full / "labels" / "train" / f"{p.stem}.txt" for p in keep])):
+            (folder / sub / "train").mkdir(parents=True)
+            for f in files:
+                shutil.copyfile(f, folder / sub / "train" / f.name)
+        data = {"train": str(folder / "images" / "train"), "val": str(full / "images" / "val"),
+                "names": yaml.safe_load((full / "data.yaml").read_text())["names"]}
+        (folder / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return folder / "data.yaml"
+
+
+def upper_data(work: Path, labelled: Path) -> Path:
+    """L + U with U's true labels (a copy of kitti_pool: Ultralytics writes label caches beside the labels)."""
+    pool = work / "kitti_pool"
+    if not pool.is_dir():
+        shutil.copytree(SHARED / "data" / "kitti_pool", pool)
+    config = yaml.safe_load(labelled.read_text())
+    root = labelled.parent
+    data = {"train": [str(root / config["train"]), str(pool / "images" / "train")], "val": str(root / config["val"]),
+            "names": config["names"]}
+    path = labelled.with_name("upper.yaml")
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def epochs_for(images: int, opts: argparse.Namespace) -> int:
+    """Epochs that give `images` train images about `--batches` batches (Ultralytics keeps the last partial one)."""
+    return max(1, round(opts.batches / math.ceil(images / opts.batch)))
+
+
+def student_sets(name: str, data: Path, opts: argparse.Namespace) -> list[str]:
+    """The overrides of one variant: its data, epochs from the batch budget, close_mosaic at the same share."""
+    labelled = len(list((data.parent / yaml.safe_load(data.read_text())["train"]).iterdir()))
+    if name == "upper":
+        data, images = upper_data(data.parent.parent, data), labelled + len(list(POOL.iterdir()))
+    elif name == "plain":
+        images = labelled
+    else:
+        images = labelled + len(list(POOL.iterdir()))
+    epochs = epochs_for(images, opts)
+    sets = [f"data={data}", f"train.epochs={epochs}", f"train.close_mosaic={max(1, round(epochs / 6))}"]
+    if name.startswith("pseudo"):
+        sets += [f"distill.teacher={opts.teacher}", "distill.method=none",
+                 f"distill.unlabeled={json.dumps([str(POOL)])}", *VARIANTS[name]]
+    return sets
+
+
+def write_recipes(work: Path, opts: argparse.Namespace) -> tuple[Path, Path]:
+    """The teacher's recipe and the student's (plain; the variants add their keys with --set)."""
+    weights = str(SHARED / "weights" / "yolov5n_coco_state_dict.pt")
+    common = {"task": "detect", "model": "yolov5nu.yaml", "weights": weights,
+              "data": str(labelled_subset(work, 1.0))}
+    train = {"batch": opts.batch, "workers": 0, "plots": False, "warmup_epochs": 1}
+    teacher = {"name": "bench-teacher", **common,  # roadtune's own: --teacher takes any finished run folder
+               "train": {**train, "imgsz": opts.teacher_imgsz, "epochs": opts.teacher_epochs, "seed": 0}}
+    student = {"name": "bench-student", **common, "train": {**train, "imgsz": opts.imgsz}}
+    paths = work / "teacher.yaml", work / "student.yaml"
+    for path, recipe in zip(paths, (teacher, student)):
+        path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return paths
+
+
+def row(folder: Path) -> dict[str, float]:
+    metrics = json.loads((folder / "metrics.json").read_text())
+    return {**figures(folder), "batches": metrics["batches"], "images_seen": metrics["images_seen"],
+            "per_batch_s": metrics["time_per_batch_s"]}
+
+
+def print_table(results: dict[str, list[dict[str, float]]], teacher: float) -> None:
+    """Mean ± std, per seed, the seed-paired gain over plain, batches, images seen, time per batch, gap closed."""
+    plain = [r["score"] for r in results.get("plain", [])]
+    upper = statistics.mean(r["score"] for r in results["upper"]) if results.get("upper") else None
+    print(f"\nteacher mAP50-95 {teacher:.4f}\n| student | mAP50-95 mean ± std | per seed "
+          "| vs plain, same seed (points) | batches | images seen | s/batch | gap to upper closed |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, rows in results.items():
+        scores = [r["score"] for r in rows]
+        std = statistics.stdev(scores) if len(scores) > 1 else float("nan")
+        gains = " / ".join(f"{100 * (s - p):+.1f}" for s, p in zip(scores, plain)) if name != "plain" else ""
+        closed, base = "", statistics.mean(plain) if plain else None
+        if upper is not None and base is not None and name not in ("plain", "upper"):
+            closed = f"{100 * (statistics.mean(scores) - base) / (upper - base):.0f}%"
+        print(f"| {name} | {statistics.mean(scores):.4f} ± {std:.4f} | {' / '.join(f'{s:.4f}' for s in scores)} | "
+              f"{gains} | {rows[0]['batches']} | {rows[0]['images_seen']} | "
+              f"{statistics.median(r['per_batch_s'] for r in rows):.3f} | {closed} |")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=220, help="the batch budget of every student run")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--imgsz", type=int, default=320, help="the student's image size")
+    parser.add_argument("--teacher-imgsz", type=int, default=640)
+    parser.add_argument("--teacher-epochs", type=int, default=20)
+    parser.add_argument("--teacher", type=Path, help="a finished teacher run folder (default: train one)")
+    parser.add_argument("--only", nargs="+", choices=tuple(VARIANTS), help="run only these variants")
+    parser.add_argument("--fractions", nargs="*", type=float, default=[], help="label fractions below 1 to add")
+    parser.add_argument("--work", type=Path, default=REPO / "runs" / "bench-label-efficiency")
+    return parser.parse_args()
+
+
+def main() -> None:
+    opts = parse_args()
+    work = opts.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    opts.teacher = opts.teacher.resolve() if opts.teacher else None
+    teacher_recipe, student = write_recipes(work, opts)
+    if not opts.teacher:
+        opts.teacher = work / "teacher"
+        run(teacher_recipe, opts.teacher, [])
+    print(f"work folder {work}\nteacher {opts.teacher}", flush=True)
+    variants = [v for v in VARIANTS if not opts.only or v in opts.only]
+    results: dict[str, list[dict[str, float]]] = {}
+    folders = []
+    for seed in range(opts.seeds):
+        for fraction in [1.0, *opts.fractions]:
+            data = labelled_subset(work, fraction)
+            for name in (variants if fraction == 1.0 else ["plain", "pseudo-f1"]):
+                label = name if fraction == 1.0 else f"{name}@L{int(fraction * 100)}%"
+                folder = work / f"{label.replace('@', '-').replace('%', '')}-{seed}"
+                run(student, folder, [*student_sets(name, data, opts), f"train.seed={seed}"])
+                folders.append(folder)
+                results.setdefault(label, []).append(row(folder))
+                print(f"seed {seed} {label:>20}: mAP50-95 {results[label][-1]['score']:.4f}  batches "
+                      f"{results[label][-1]['batches']}", flush=True)
+    print_table(results, figures(opts.teacher)["score"])
+    write_report(folders, work / "report")
+
+
+if __name__ == "__main__":
+    main()
