@@ -77,6 +77,8 @@ def predict_frames(teacher: Path, frames: list[Path], imgsz: Any, floor: float, 
         model = YOLO(str(teacher))
         cache.parent.mkdir(parents=True, exist_ok=True)
         with cache.open("a") as out:
+            if out.tell() and not cache.read_bytes().endswith(b"\n"):
+                out.write("\n")  # a line cut short by a kill stays a line of its own, skipped when read
             for start in TQDM(range(0, len(todo), PREDICT_BATCH), desc=f"teacher labels {len(todo)} frames"):
                 chunk = todo[start:start + PREDICT_BATCH]
                 tic = time.perf_counter()

@@ -22,7 +22,8 @@ from pipeline.run import main as run_main
 
 METRIC_KEYS = {
     "map50", "map50_95", "precision", "recall", "per_class", "epochs", "train_time_s", "time_per_epoch_s",
-    "batches", "images_seen", "time_per_batch_s", "images_per_s", "peak_memory_mb", "memory_kind", "inference_ms_per_image", "params_total", "params_trainable",
+    "batches", "images_seen", "time_per_batch_s",
+    "images_per_s", "peak_memory_mb", "memory_kind", "inference_ms_per_image", "params_total", "params_trainable",
     "params_frozen", "frozen_layers", "stages",
 }
 
