@@ -16,7 +16,8 @@ and images seen of each run are read back from its metrics.json and printed. Var
 - ``pseudo-f1-ignore``: and uncertain boxes (0.05 up to the threshold) painted grey (``distill.ignore_conf``);
 - ``upper``: L + U with U's true labels (the upper bound).
 
-``--fractions`` adds the label-fraction curve: L cut to each fraction (evenly spaced frames), plain and pseudo-f1.
+``--fractions`` adds the label-fraction curve: L cut to each fraction (evenly spaced frames), plain and pseudo-f1,
+each fraction with its own teacher trained on that fraction alone.
 ``--work`` keeps every run folder (default ``runs/bench-label-efficiency``); a finished run is not run again.
 """
 
@@ -85,8 +86,9 @@ def epochs_for(images: int, opts: argparse.Namespace) -> int:
     return max(1, round(opts.batches / math.ceil(images / opts.batch)))
 
 
-def student_sets(name: str, data: Path, opts: argparse.Namespace) -> list[str]:
-    """The overrides of one variant: its data, epochs from the batch budget, close_mosaic at the same share."""
+def student_sets(name: str, data: Path, teacher: Path, opts: argparse.Namespace) -> list[str]:
+    """The overrides of one variant: its data, epochs from the batch budget, close_mosaic at the same share, and
+    for the teacher-labelled ones the teacher (trained on the same labelled frames)."""
     labelled = len(list((data.parent / yaml.safe_load(data.read_text())["train"]).iterdir()))
     if name == "upper":
         data, images = upper_data(data.parent.parent, data), labelled + len(list(POOL.iterdir()))
@@ -97,7 +99,7 @@ def student_sets(name: str, data: Path, opts: argparse.Namespace) -> list[str]:
     epochs = epochs_for(images, opts)
     sets = [f"data={data}", f"train.epochs={epochs}", f"train.close_mosaic={max(1, round(epochs / 6))}"]
     if name.startswith("pseudo"):
-        sets += [f"distill.teacher={opts.teacher}", "distill.method=none",
+        sets += [f"distill.teacher={teacher}", "distill.method=none",
                  f"distill.unlabeled={json.dumps([str(POOL)])}", *VARIANTS[name]]
     return sets
 
@@ -172,11 +174,14 @@ def main() -> None:
     folders = []
     for seed in range(opts.seeds):
         for fraction in [1.0, *opts.fractions]:
-            data = labelled_subset(work, fraction)
+            data, teacher = labelled_subset(work, fraction), opts.teacher
+            if fraction < 1:  # the teacher knows only the labelled frames the student has
+                teacher = work / f"teacher-L{int(fraction * 100)}"
+                run(teacher_recipe, teacher, [f"data={data}"])
             for name in (variants if fraction == 1.0 else ["plain", "pseudo-f1"]):
                 label = name if fraction == 1.0 else f"{name}@L{int(fraction * 100)}%"
                 folder = work / f"{label.replace('@', '-').replace('%', '')}-{seed}"
-                run(student, folder, [*student_sets(name, data, opts), f"train.seed={seed}"])
+                run(student, folder, [*student_sets(name, data, teacher, opts), f"train.seed={seed}"])
                 folders.append(folder)
                 results.setdefault(label, []).append(row(folder))
                 print(f"seed {seed} {label:>20}: mAP50-95 {results[label][-1]['score']:.4f}  batches "
