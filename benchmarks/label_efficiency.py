@@ -144,6 +144,32 @@ def print_table(results: dict[str, list[dict[str, float]]], teacher: float) -> N
               f"{statistics.median(r['per_batch_s'] for r in rows):.3f} | {closed} |")
 
 
+def plot_curve(results: dict[str, list[dict[str, float]]], labelled: dict[str, int], out: Path) -> None:
+    """mAP50-95 against labelled frames, plain and teacher-labelled (mean over seeds, every seed as a dot), the
+    upper bound beside the full set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for name, style in (("plain", "o-"), ("pseudo-f1", "s-"), ("upper", "^")):
+        labels = sorted((k for k in results if k.split("@")[0] == name), key=lambda k: labelled[k])
+        if not labels:
+            continue
+        xs = [labelled[k] for k in labels]
+        ax.plot(xs, [statistics.mean(r["score"] for r in results[k]) for k in labels], style,
+                label={"pseudo-f1": "L + teacher-labelled U", "upper": "L + U, true labels"}.get(name, "L only"))
+        for x, k in zip(xs, labels):
+            ax.scatter([x] * len(results[k]), [r["score"] for r in results[k]], s=8, color="grey", zorder=3)
+    ax.set(xlabel=f"labelled frames (plus {len(list(POOL.iterdir()))} unlabelled)", ylabel="mAP50-95 (kitti_mini val)",
+           title="Label efficiency at equal batches")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(f"curve: {out}")
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
@@ -171,6 +197,7 @@ def main() -> None:
     print(f"work folder {work}\nteacher {opts.teacher}", flush=True)
     variants = [v for v in VARIANTS if not opts.only or v in opts.only]
     results: dict[str, list[dict[str, float]]] = {}
+    labelled: dict[str, int] = {}
     folders = []
     for seed in range(opts.seeds):
         for fraction in [1.0, *opts.fractions]:
@@ -184,10 +211,12 @@ def main() -> None:
                 run(student, folder, [*student_sets(name, data, teacher, opts), f"train.seed={seed}"])
                 folders.append(folder)
                 results.setdefault(label, []).append(row(folder))
+                labelled[label] = len(list((data.parent / yaml.safe_load(data.read_text())["train"]).iterdir()))
                 print(f"seed {seed} {label:>20}: mAP50-95 {results[label][-1]['score']:.4f}  batches "
                       f"{results[label][-1]['batches']}", flush=True)
     print_table(results, figures(opts.teacher)["score"])
     write_report(folders, work / "report")
+    plot_curve(results, labelled, work / "label-efficiency.png")
 
 
 if __name__ == "__main__":
