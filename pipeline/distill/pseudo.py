@@ -72,7 +72,7 @@ def build_pseudo_set(folder: Path, teacher: Path, cfg: DistillConfig, sources: l
     shutil.rmtree(folder, ignore_errors=True)  # an interrupted build: the frames may hold painted boxes already
     frames = extract_frames(sources, cfg.every_n_frames, folder / "images")
     size = teacher_imgsz(teacher, cfg.teacher_imgsz, imgsz)
-    floor = min(FLOOR, *(v for v in (cfg.conf, cfg.ignore_conf) if isinstance(v, float)))
+    floor = min([FLOOR, *(v for v in (cfg.conf, cfg.ignore_conf) if isinstance(v, float))])
     cache = cache_file(teacher, sources, cfg.every_n_frames, size, floor)
     predicted = predict_frames(teacher, frames, size, floor, cache)
     shutil.copyfile(cache, folder / PSEUDO_PREDICTIONS)  # the run keeps what its teacher said

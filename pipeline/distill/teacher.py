@@ -37,12 +37,16 @@ class Teacher:
 def teacher_checkpoint(given: str, base: Path) -> str:
     """A checkpoint (name or path, offline-first), or a finished run folder's final model (its last stage's best.pt).
 
-    A run folder is looked for as given (the working directory) first, then against the recipe's folder.
+    A run folder is looked for as given (the working directory) first, then against the recipe's folder. A folder
+    of runs (``runs/<name>``) stands for its newest finished run, so a recipe can name the teacher's recipe's runs.
     """
     candidates = list(dict.fromkeys([Path(given).expanduser().resolve(), (base / Path(given).expanduser()).resolve()]))
     folder = next((c for c in candidates if c.is_dir()), None)
     if folder is None:
         return resolve_model_file(given, base)
+    finished = sorted(p.parent for p in folder.glob(f"*/{METRICS}"))
+    if not (folder / METRICS).is_file() and finished:
+        folder = finished[-1]  # run folders are named by their start time: the last one sorted is the newest
     LOG.info(f"distill.teacher {given}: the run folder {folder}")
     if not (folder / METRICS).is_file():
         raise UserError(f"{given} is a folder but not a finished run (no {METRICS}): finish it with "

@@ -92,6 +92,22 @@ def test_signs_two_stage_on_gtsrb_mini(user_repo):
     assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 1.0
 
 
+def test_kitti_teacher_then_students_on_its_labels_of_the_pool(user_repo):
+    needs_shared(user_repo, "data/kitti_mini", "data/kitti_pool", "weights/yolov5n_coco_state_dict.pt")
+    out = type_command(user_repo, "ROADTUNE_WEIGHTS=../shared/weights python -m pipeline.run "
+                       "recipes/kitti-teacher.yaml", TINY)
+    teacher = user_repo / printed(out, "run folder")
+    out = type_command(user_repo, "ROADTUNE_WEIGHTS=../shared/weights python -m pipeline.run "
+                       "recipes/kitti-pool-student.yaml", TINY)
+    run_folder = printed(out, "run folder")
+    counts = json.loads((user_repo / run_folder / "pseudo/counts.json").read_text())
+    assert counts["teacher"] == str((teacher / "stages/train/weights/best.pt").resolve()), "the newest teacher run"
+    assert counts["frames"] == 724 and counts["teacher_imgsz"] == 64 and set(counts["thresholds"]) == {
+        "car", "pedestrian", "cyclist"}
+    metrics = metrics_of(user_repo, run_folder)
+    assert (metrics["batches"], metrics["images_seen"]) == (-(-874 // 8), 874), "150 labelled + 724 pool frames"
+
+
 def test_a_moved_run_folder_resumes_where_it_now_is(user_repo, official_weights):
     """Ultralytics' last.pt holds the old save_dir; the resumed training must write into the folder as it is now."""
     env = user_env(ROADTUNE_WEIGHTS=str(official_weights))
