@@ -14,6 +14,7 @@ and images seen of each run are read back from its metrics.json and printed. Var
 - ``pseudo-025``: L + U labelled by the teacher at one threshold (0.25);
 - ``pseudo-f1``: per-class thresholds at the teacher's F1 peak on val (``distill.conf: f1``);
 - ``pseudo-f1-ignore``: and uncertain boxes (0.05 up to the threshold) painted grey (``distill.ignore_conf``);
+- ``pseudo-f1-rep3``: per-class thresholds, the labelled frames three times per epoch (``distill.labeled_repeats``);
 - ``upper``: L + U with U's true labels (the upper bound).
 
 ``--fractions`` adds the label-fraction curve: L cut to each fraction (evenly spaced frames), plain and pseudo-f1,
@@ -42,6 +43,7 @@ VARIANTS = {
     "pseudo-025": ["distill.conf=0.25"],
     "pseudo-f1": ["distill.conf=f1"],
     "pseudo-f1-ignore": ["distill.conf=f1", "distill.ignore_conf=0.05"],
+    "pseudo-f1-rep3": ["distill.conf=f1", "distill.labeled_repeats=3"],
     "upper": [],
 }
 
@@ -95,7 +97,8 @@ def student_sets(name: str, data: Path, teacher: Path, opts: argparse.Namespace)
     elif name == "plain":
         images = labelled
     else:
-        images = labelled + len(list(POOL.iterdir()))
+        repeats = next((int(v.split("=")[1]) for v in VARIANTS[name] if v.startswith("distill.labeled_repeats")), 1)
+        images = labelled * repeats + len(list(POOL.iterdir()))
     epochs = epochs_for(images, opts)
     sets = [f"data={data}", f"train.epochs={epochs}", f"train.close_mosaic={max(1, round(epochs / 6))}"]
     if name.startswith("pseudo"):

@@ -57,6 +57,9 @@ class DistillConfig(BaseModel):
         None, gt=0, lt=1, description="`unlabeled`: boxes from this confidence up to the label threshold are "
         "uncertain: their pixels are painted grey so the student learns neither object nor background there; "
         "null: an uncertain box is background")
+    labeled_repeats: int = Field(
+        1, ge=1, le=100, description="`unlabeled`: the labelled train images appear this many times per epoch, so "
+        "a large pool does not drown the true labels")
     teacher_imgsz: int | None = Field(
         None, ge=32, le=8192, description="`unlabeled`: the image size the teacher labels at (null: the size it "
         "was trained at, else the student's)")

@@ -52,10 +52,11 @@ def count_labels(labels: Path, names: dict[int, str]) -> dict[str, Any]:
             "per_class": per_class}
 
 
-def merged_data_yaml(dataset: Dataset, pseudo_images: Path, path: Path) -> Path:
-    """The dataset's YAML with the pseudo-labelled frames added to `train`; absolute paths, `val` unchanged."""
+def merged_data_yaml(dataset: Dataset, pseudo_images: Path, path: Path, labeled_repeats: int = 1) -> Path:
+    """The dataset's YAML with the pseudo-labelled frames added to `train` (the labelled folders listed
+    `labeled_repeats` times: Ultralytics keeps every listed image); absolute paths, `val` unchanged."""
     config = {k: v for k, v in dataset.config.items() if k not in ("path", "train", "val", "test")}
-    config["train"] = [str(d) for d in dataset.split_dirs("train")] + [str(pseudo_images)]
+    config["train"] = [str(d) for d in dataset.split_dirs("train")] * labeled_repeats + [str(pseudo_images)]
     config["val"] = [str(d) for d in dataset.split_dirs("val")]
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -78,8 +79,9 @@ def build_pseudo_set(folder: Path, teacher: Path, cfg: DistillConfig, sources: l
     shutil.copyfile(cache, folder / PSEUDO_PREDICTIONS)  # the run keeps what its teacher said
     thresholds = class_thresholds(cfg.conf, teacher, dataset.yaml_path, size, dataset.names, folder / TEACHER_VAL)
     ignored = write_labels(predicted["boxes"], thresholds, cfg.ignore_conf, folder / "images", folder / "labels")
-    merged_data_yaml(dataset, folder / "images", folder / PSEUDO_DATA)
+    merged_data_yaml(dataset, folder / "images", folder / PSEUDO_DATA, cfg.labeled_repeats)
     counts = {"teacher": str(teacher), "conf": cfg.conf, "ignore_conf": cfg.ignore_conf,
+              "labeled_repeats": cfg.labeled_repeats,
               "thresholds": {dataset.names[i]: t for i, t in thresholds.items()}, "teacher_imgsz": size,
               "every_n_frames": cfg.every_n_frames, "sources": [str(s) for s in sources],
               **count_labels(folder / "labels", dataset.names), "ignored_boxes": ignored,

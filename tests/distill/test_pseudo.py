@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import pytest
@@ -109,3 +110,21 @@ def test_missing_unlabeled_sources_are_listed_before_any_work(synth_yaml, write_
                    f"folder without images (.bmp, .jpeg, .jpg, .png, .webp): {tmp_path / 'empty'}"):
         assert needle in err, err
     assert "Traceback" not in err and not runs.exists()
+
+
+def test_labelled_folders_repeat_in_the_merged_train_split(synth_yaml, tmp_path):
+    """labeled_repeats lists the labelled folders k times: Ultralytics keeps every listed image, so each labelled
+    frame is seen k times per epoch beside the teacher-labelled ones."""
+    from pipeline.datasets.resolve import resolve_dataset
+    from pipeline.distill.pseudo import merged_data_yaml
+    from pipeline.ultralytics_api import BaseDataset
+
+    dataset = resolve_dataset(synth_yaml)
+    pseudo = tmp_path / "pseudo" / "images"
+    pseudo.mkdir(parents=True)
+    labelled = dataset.split_dirs("train")
+    (pseudo / "frame.jpg").write_bytes(next(labelled[0].glob("*.jpg")).read_bytes())
+    merged = yaml.safe_load(merged_data_yaml(dataset, pseudo, tmp_path / "data.yaml", 3).read_text())
+    assert merged["train"] == [str(d) for d in labelled] * 3 + [str(pseudo)]
+    files = BaseDataset.get_img_files(SimpleNamespace(prefix="", fraction=1.0), merged["train"])
+    assert len(files) == 3 * len(list(labelled[0].glob("*.jpg"))) + 1
