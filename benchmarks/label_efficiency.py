@@ -1,7 +1,7 @@
 """Few labels, much footage: does a teacher that labels in-domain frames beat the plain student at equal batches?
 
     python benchmarks/label_efficiency.py [--seeds 3] [--batches 220] [--work DIR]
-    python benchmarks/label_efficiency.py --fractions 0.25 0.5 --only plain pseudo-f1 --seeds 1
+    python benchmarks/label_efficiency.py --fractions 0.25 0.5 --seeds 1
 
 Labelled set L: ../shared/data/kitti_mini train (150 frames). Unlabelled pool U: the 724 ../shared/data/kitti_pool
 train images, their labels ignored (used only by the `upper` control). Validation: kitti_mini val (50 frames).
@@ -17,8 +17,8 @@ and images seen of each run are read back from its metrics.json and printed. Var
 - ``pseudo-f1-rep3``: per-class thresholds, the labelled frames three times per epoch (``distill.labeled_repeats``);
 - ``upper``: L + U with U's true labels (the upper bound).
 
-``--fractions`` adds the label-fraction curve: L cut to each fraction (evenly spaced frames), plain and pseudo-f1,
-each fraction with its own teacher trained on that fraction alone.
+``--fractions`` makes the label-fraction curve: L cut to each fraction (evenly spaced frames), plain and pseudo-f1,
+each fraction below 1 with its own teacher trained on that fraction alone.
 ``--work`` keeps every run folder (default ``runs/bench-label-efficiency``); a finished run is not run again.
 """
 
@@ -183,7 +183,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--teacher-epochs", type=int, default=20)
     parser.add_argument("--teacher", type=Path, help="a finished teacher run folder (default: train one)")
     parser.add_argument("--only", nargs="+", choices=tuple(VARIANTS), help="run only these variants")
-    parser.add_argument("--fractions", nargs="*", type=float, default=[], help="label fractions below 1 to add")
+    parser.add_argument("--fractions", nargs="+", type=float, default=[1.0],
+                        help="labelled fractions to run (1: the full labelled set, all variants)")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "bench-label-efficiency")
     return parser.parse_args()
 
@@ -203,7 +204,7 @@ def main() -> None:
     labelled: dict[str, int] = {}
     folders = []
     for seed in range(opts.seeds):
-        for fraction in [1.0, *opts.fractions]:
+        for fraction in opts.fractions:
             data, teacher = labelled_subset(work, fraction), opts.teacher
             if fraction < 1:  # the teacher knows only the labelled frames the student has
                 teacher = work / f"teacher-L{int(fraction * 100)}"
