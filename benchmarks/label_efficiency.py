@@ -15,7 +15,8 @@ and images seen of each run are read back from its metrics.json and printed. Var
 - ``pseudo-f1``: per-class thresholds at the teacher's F1 peak on val (``distill.conf: f1``);
 - ``pseudo-f1-ignore``: and uncertain boxes (0.05 up to the threshold) painted grey (``distill.ignore_conf``);
 - ``pseudo-f1-rep3``: per-class thresholds, the labelled frames three times per epoch (``distill.labeled_repeats``);
-- ``upper``: L + U with U's true labels (the upper bound).
+- ``pseudo-f1-ignore-rep3``: the three together;
+- ``upper``, ``upper-rep3``: L (once, or three times per epoch) + U with U's true labels (the upper bounds).
 
 ``--fractions`` makes the label-fraction curve: L cut to each fraction (evenly spaced frames), plain and pseudo-f1,
 each fraction below 1 with its own teacher trained on that fraction alone.
@@ -44,7 +45,9 @@ VARIANTS = {
     "pseudo-f1": ["distill.conf=f1"],
     "pseudo-f1-ignore": ["distill.conf=f1", "distill.ignore_conf=0.05"],
     "pseudo-f1-rep3": ["distill.conf=f1", "distill.labeled_repeats=3"],
+    "pseudo-f1-ignore-rep3": ["distill.conf=f1", "distill.ignore_conf=0.05", "distill.labeled_repeats=3"],
     "upper": [],
+    "upper-rep3": ["distill.labeled_repeats=3"],
 }
 
 
@@ -69,16 +72,17 @@ def labelled_subset(work: Path, fraction: float) -> Path:
     return folder / "data.yaml"
 
 
-def upper_data(work: Path, labelled: Path) -> Path:
-    """L + U with U's true labels (a copy of kitti_pool: Ultralytics writes label caches beside the labels)."""
+def upper_data(work: Path, labelled: Path, repeats: int) -> Path:
+    """L (`repeats` times) + U with U's true labels (a copy of kitti_pool: Ultralytics writes label caches beside
+    the labels)."""
     pool = work / "kitti_pool"
     if not pool.is_dir():
         shutil.copytree(SHARED / "data" / "kitti_pool", pool)
     config = yaml.safe_load(labelled.read_text())
     root = labelled.parent
-    data = {"train": [str(root / config["train"]), str(pool / "images" / "train")], "val": str(root / config["val"]),
-            "names": config["names"]}
-    path = labelled.with_name("upper.yaml")
+    data = {"train": [str(root / config["train"])] * repeats + [str(pool / "images" / "train")],
+            "val": str(root / config["val"]), "names": config["names"]}
+    path = labelled.with_name("upper.yaml" if repeats == 1 else f"upper-{repeats}.yaml")
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
@@ -92,13 +96,10 @@ def student_sets(name: str, data: Path, teacher: Path, opts: argparse.Namespace)
     """The overrides of one variant: its data, epochs from the batch budget, close_mosaic at the same share, and
     for the teacher-labelled ones the teacher (trained on the same labelled frames)."""
     labelled = len(list((data.parent / yaml.safe_load(data.read_text())["train"]).iterdir()))
-    if name == "upper":
-        data, images = upper_data(data.parent.parent, data), labelled + len(list(POOL.iterdir()))
-    elif name == "plain":
-        images = labelled
-    else:
-        repeats = next((int(v.split("=")[1]) for v in VARIANTS[name] if v.startswith("distill.labeled_repeats")), 1)
-        images = labelled * repeats + len(list(POOL.iterdir()))
+    repeats = next((int(v.split("=")[1]) for v in VARIANTS[name] if v.startswith("distill.labeled_repeats")), 1)
+    images = labelled if name == "plain" else labelled * repeats + len(list(POOL.iterdir()))
+    if name.startswith("upper"):
+        data = upper_data(data.parent.parent, data, repeats)
     epochs = epochs_for(images, opts)
     sets = [f"data={data}", f"train.epochs={epochs}", f"train.close_mosaic={max(1, round(epochs / 6))}"]
     if name.startswith("pseudo"):
