@@ -26,6 +26,7 @@ from pipeline.datasets.resolve import Dataset
 from pipeline.distill.config import DistillConfig
 from pipeline.errors import UserError
 from pipeline.run_folder import PSEUDO_COUNTS_FILE, PSEUDO_DATA
+from pipeline.textfile import read_json, read_text
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 PREDICT_BATCH = 16  # frames per teacher call: bounds memory on long videos
@@ -88,11 +89,12 @@ def count_labels(labels: Path, names: dict[int, str]) -> dict[str, Any]:
     """Frames and boxes per class name, read back from the label files."""
     per_class = dict.fromkeys(names.values(), 0)
     files = sorted(labels.glob("*.txt"))
+    empty = 0
     for txt in files:
-        for line in txt.read_text().splitlines():
-            if line.strip():
-                per_class[names[int(line.split()[0])]] += 1
-    empty = sum(1 for txt in files if not txt.read_text().strip())
+        lines = [line for line in read_text(txt, "label file").splitlines() if line.strip()]
+        empty += not lines
+        for line in lines:
+            per_class[names[int(line.split()[0])]] += 1
     return {"frames": len(files), "frames_without_boxes": empty, "boxes": sum(per_class.values()),
             "per_class": per_class}
 
@@ -111,7 +113,7 @@ def build_pseudo_set(folder: Path, teacher: Path, cfg: DistillConfig, sources: l
     """Label the sources with `teacher` into `folder` (skipped when the cache is complete); the counts."""
     counts_file = folder / PSEUDO_COUNTS_FILE
     if counts_file.is_file():
-        return json.loads(counts_file.read_text())
+        return read_json(counts_file, "teacher label counts")
     shutil.rmtree(folder, ignore_errors=True)  # an interrupted labelling: save_txt appends, so start clean
     frames = extract_frames(sources, cfg.every_n_frames, folder / "images")
     label_frames(teacher, frames, folder / "labels", cfg.conf, imgsz)
