@@ -76,16 +76,15 @@ def read(src: Path, options: ReadOptions) -> Source:
         check_text(json_file, "COCO instances file")
     source = Source([], ())
     with tempfile.TemporaryDirectory(prefix="roadtune-coco-") as tmp:
-        annotations = Path(tmp) / "annotations"  # only the instances files: convert_coco reads every *.json
-        annotations.mkdir()
-        for json_file in json_files:
+        for k, json_file in enumerate(json_files):  # one at a time, so that an error names its file
+            annotations = Path(tmp) / f"annotations-{k}"  # only this file: convert_coco reads every *.json there
+            annotations.mkdir()
             (annotations / json_file.name).symlink_to(json_file.resolve())
-        try:
-            # cls91to80=False: class id = category_id - 1 for any COCO-style file, not only the official 91 ids.
-            convert_coco(str(annotations), save_dir=str(Path(tmp) / "yolo"),
-                         use_segments=options.task == "segment", cls91to80=False)
-            for json_file in json_files:
-                _read_json(json_file, Path(tmp) / "yolo" / "labels", src, source)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"{src / 'annotations'}: not a COCO instances file ({exc!r})") from None
+            try:
+                # cls91to80=False: class id = category_id - 1 for any COCO-style file, not only the official 91 ids
+                convert_coco(str(annotations), save_dir=str(Path(tmp) / f"yolo-{k}"),
+                             use_segments=options.task == "segment", cls91to80=False)
+                _read_json(json_file, Path(tmp) / f"yolo-{k}" / "labels", src, source)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise UserError(f"{json_file}: not a COCO instances file ({exc!r})") from None
     return source
