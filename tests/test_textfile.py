@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,6 +18,9 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO
+
+from pipeline.errors import MAX_LINE, UserError, brief
+from pipeline.textfile import MAX_YAML_NODES, parse_yaml, read_json, read_text, read_yaml
 
 KINDS = ("random", "empty", "folder", "utf16")
 KITTI_LINE = "Car 0.00 0 -1.58 10 10 40 30 1.5 1.6 3.9 1 1 10 0\n"
@@ -219,3 +223,84 @@ def test_binary_recipe_typed_in_a_shell(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-3000:]
     assert "garbage.yaml: the recipe file is not UTF-8 text (looks binary, 300 bytes)" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.yaml"]
+
+
+def alias_bomb(levels: int = 9) -> str:
+    """Nested anchors: 9 levels of 9 aliases each stand for 9**9 (387 million) strings in a few hundred bytes."""
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\nname: bomb\ntask: detect\nmodel: yolov8n.yaml\ndata: d.yaml\n"
+
+
+def test_alias_bomb_recipe_is_refused_at_once(tmp_path, capsys):
+    import resource
+
+    from pipeline.run import main as run_main
+
+    (tmp_path / "bomb.yaml").write_text(alias_bomb())
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    code = run_main([str(tmp_path / "bomb.yaml"), "--dry-run", "--runs-dir", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"bomb.yaml: refused: its aliases expand to more than {MAX_YAML_NODES:,} values" in err, err
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: no expansion happened
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("where", ["set", "data", "classmap"])
+def test_alias_bomb_in_set_values_dataset_yaml_and_class_map(tmp_path, where):
+    from pipeline.datasets.classmap import read_classmap
+    from pipeline.datasets.resolve import read_dataset_yaml
+    from pipeline.recipe.overrides import apply_overrides
+
+    (tmp_path / "x.yaml").write_text(alias_bomb())
+    with pytest.raises(UserError, match="refused: its aliases expand"):
+        if where == "set":
+            apply_overrides({}, ["train.lr0={" + ", ".join(alias_bomb().splitlines()[:10]) + "}"])
+        elif where == "data":
+            read_dataset_yaml(tmp_path / "x.yaml")
+        else:
+            read_classmap(tmp_path / "x.yaml")
+
+
+def test_recursive_alias_and_deep_nesting_are_refused():
+    with pytest.raises(UserError, match="refers to the value that holds it"):
+        parse_yaml("a: &a [*a]\n", "x.yaml")
+    with pytest.raises(UserError, match="nested too deeply"):
+        parse_yaml("[" * 100_000, "x.yaml")
+    assert parse_yaml("a: &a [1, 2]\nb: [*a, *a]\n", "x.yaml") == {"a": [1, 2], "b": [[1, 2], [1, 2]]}
+
+
+@pytest.mark.parametrize("data, needle", [
+    (b"\x89PNG\r\n\x1a\n" + bytes(100), "not UTF-8 text (a PNG image, 108 bytes)"),
+    (b"PK\x03\x04" + bytes(10), "not UTF-8 text (a zip archive, 14 bytes)"),
+    ("name: x\n".encode("utf-16"), "not UTF-8 text (UTF-16 text; save it as UTF-8)"),
+    ("caf\u00e9: 1\n".encode("latin-1"), "not UTF-8 text (byte 0xe9 at offset 3; save it as UTF-8)"),
+    (b"a\x00b", "not UTF-8 text (looks binary, 3 bytes)"),
+])
+def test_what_a_file_that_is_not_text_holds(tmp_path, data, needle):
+    (tmp_path / "f.yaml").write_bytes(data)
+    with pytest.raises(UserError, match=re.escape(f"f.yaml: the recipe file is {needle}")):
+        read_text(tmp_path / "f.yaml", "recipe file")
+
+
+def test_limits_empty_files_and_byte_order_marks(tmp_path):
+    (tmp_path / "big.json").write_text("[" + "1," * 40 + "1]")
+    with pytest.raises(UserError, match="83 bytes is too large for a metrics file"):
+        read_text(tmp_path / "big.json", "metrics file", limit=50)
+    (tmp_path / "empty.json").write_text(" \n")
+    with pytest.raises(UserError, match="empty.json: the metrics file is empty"):
+        read_json(tmp_path / "empty.json", "metrics file")
+    (tmp_path / "bom.yaml").write_bytes(b"\xef\xbb\xbfnames: [a]\n")
+    assert read_yaml(tmp_path / "bom.yaml", "dataset file") == {"names": ["a"]}
+    with pytest.raises(UserError, match="bad.json: the metrics file is not valid JSON \\(line 2, column 1"):
+        (tmp_path / "bad.json").write_text('{"a": 1,\n}')
+        read_json(tmp_path / "bad.json", "metrics file")
+
+
+def test_problem_lines_are_capped_and_values_shown_briefly():
+    huge = "x" * 5_000_000
+    rendered = UserError(f"bad {huge}", [f"train.lr0: {huge}"]).render()
+    assert len(rendered) < 3 * MAX_LINE and "more characters)" in rendered
+    assert all(len(line) < MAX_LINE + 60 for line in rendered.splitlines())
+    assert brief(huge) == "a str of 5,000,000 characters" and brief([1] * 1000) == "a list of 1,000 items"
+    assert brief("sixteen") == "'sixteen'"

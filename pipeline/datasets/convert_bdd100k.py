@@ -79,7 +79,7 @@ def read(src: Path, options: ReadOptions) -> Source:
     source = Source([], KNOWN_CLASSES)
     for split in ("train", "val"):
         candidates = [src / pattern.format(split=split) for pattern in LABELS[options.task]]
-        label_file = next((p for p in candidates if p.is_file()), None)
+        label_file = next((p for p in candidates if p.exists()), None)  # a folder there is named as one
         if label_file is not None:
             _frames(label_file, split, src / IMAGES[options.task].format(split=split), options.task, source)
     if not source.samples:

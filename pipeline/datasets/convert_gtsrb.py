@@ -105,7 +105,7 @@ def read_gtsrb(src: Path) -> list[SignImage]:
     if official:
         return [_sign(csv.parent / row["Filename"], row)
                 for csv in official for _, row in _read_csv(csv, ";").iterrows()]
-    if (src / "Train.csv").is_file():
+    if (src / "Train.csv").exists():  # one that cannot be read is named, not taken for a missing file
         return [_sign(src / row["Path"], row) for _, row in _read_csv(src / "Train.csv", ",").iterrows()]
     raise UserError(f"{src} is not a GTSRB training folder",
                     ["official layout: Final_Training/Images/<class>/GT-<class>.csv (none found)",
