@@ -69,6 +69,12 @@ def recipe_data(tmp: Path) -> tuple[list[str], Path, str]:
     return ["pipeline.run", "recipe.yaml", "--dry-run"], tmp / "data.yaml", _data_yaml(tmp / "set")
 
 
+def model_arch(tmp: Path) -> tuple[list[str], Path, str]:
+    (tmp / "recipe.yaml").write_text(_recipe().replace("yolov8n.yaml", "arch.yaml"))
+    (tmp / "data.yaml").write_text(_data_yaml(tmp / "set"))
+    return ["pipeline.run", "recipe.yaml", "--dry-run"], tmp / "arch.yaml", "nc: 1\nbackbone: []\nhead: []\n"
+
+
 def resume(tmp: Path) -> tuple[list[str], Path, str]:
     (tmp / "runs" / "bad" / "1").mkdir(parents=True)
     return ["pipeline.run", "--resume", "runs/bad/1"], tmp / "runs" / "bad" / "1" / "recipe.yaml", _recipe()
@@ -164,7 +170,7 @@ def video_weights(tmp: Path) -> tuple[list[str], Path, str]:
 
 
 ENTRY_POINTS: list[Callable[[Path], tuple[list[str], Path, str]]] = [
-    recipe, recipe_data, resume, compare, advise, check, classify_names, preview, class_map, kitti, voc, coco,
+    recipe, recipe_data, model_arch, resume, compare, advise, check, classify_names, preview, class_map, kitti, voc, coco,
     bdd100k, cityscapes, gtsrb, video, video_weights]
 # Files for which that kind is valid input: an empty KITTI label file is an image without objects, and XML declares
 # its own encoding (a UTF-16 annotation with its byte-order mark is well-formed).
