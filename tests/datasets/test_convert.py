@@ -426,7 +426,7 @@ def test_a_class_map_that_drops_nearly_everything_stops_naming_each_label(kitti_
     assert "Traceback" not in err and not out.exists()
 
     assert run(["convert", "voc", kitti_classes_voc, "--out", out, "--allow-unmapped", "--val-fraction", "0.5"]) == 0
-    assert_rows(labels_of(out, "000000"), [[0, 21 / 200, 30 / 100, 20 / 200, 40 / 100]])  # `Car` is VOC's car
+    assert_rows(labels_of(out, "000000"), [[0, 20 / 200, 30 / 100, 20 / 200, 40 / 100]])  # `Car` is VOC's car (1-based)
     assert labels_of(out, "000001") == [] and labels_of(out, "000002") == []
     report = json.loads((out / "convert_report.json").read_text())
     assert report["not_in_class_map"] == {"Cyclist": 5, "Pedestrian": 5}
