@@ -170,8 +170,8 @@ def video_weights(tmp: Path) -> tuple[list[str], Path, str]:
 
 
 ENTRY_POINTS: list[Callable[[Path], tuple[list[str], Path, str]]] = [
-    recipe, recipe_data, model_arch, resume, compare, advise, check, classify_names, preview, class_map, kitti, voc, coco,
-    bdd100k, cityscapes, gtsrb, video, video_weights]
+    recipe, recipe_data, model_arch, resume, compare, advise, check, classify_names, preview, class_map, kitti, voc,
+    coco, bdd100k, cityscapes, gtsrb, video, video_weights]
 # Files for which that kind is valid input: an empty KITTI label file is an image without objects, and XML declares
 # its own encoding (a UTF-16 annotation with its byte-order mark is well-formed).
 VALID = {("kitti", "empty"), ("voc", "utf16")}
