@@ -163,7 +163,7 @@ def summary(name: str, rows: list[dict[str, float]], label: str) -> tuple[float,
 
 
 def print_goals(means: dict[str, tuple[float, float]], classify: bool) -> None:
-    """The issue's goals against the means: detect +0.010 mAP50-95 over plain, >= native, time <= 1.15x native;
+    """The goals against the means: detect +0.010 mAP50-95 over plain, >= native, time <= 1.15x native;
     classify +0.02 top-1 over plain."""
     (plain, _), (road, road_s) = means["none"], means["roadtune"]
     if classify:

@@ -1,4 +1,4 @@
-"""Video demo benchmark (issue 7): our pipeline vs the plain PyTorch loop a user writes, on the same clip and model.
+"""Video demo benchmark: our pipeline vs the plain PyTorch loop a user writes, on the same clip and model.
 
     python -m benchmarks.video [--imgsz 640 320] [--backends torch onnx openvino] [--batch 8] [--repeat 3]
         [--max-frames N] [--video CLIP] [--weights W.pt]

@@ -79,7 +79,7 @@ def resume(run_dir: Path, dry_run: bool = False) -> int:
     from pipeline.run_folder import LAST_FILE, METRICS, RECIPE, is_finished, shown
     from pipeline.train.runner import execute, stage_runs
 
-    if not (run_dir / RECIPE).is_file():
+    if not (run_dir / RECIPE).exists():  # one that is there but unreadable is named by load_recipe
         raise UserError(f"--resume {shown(run_dir)}: not a run folder (no {RECIPE})")
     if is_finished(run_dir):
         print(f"{shown(run_dir)} already finished; nothing to do (metrics: {shown(run_dir / METRICS)})")

@@ -11,7 +11,6 @@ A sweep folder is a run folder holding ``sweep.json``, one run folder per point 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UserError
+from pipeline.textfile import read_json
 
 # a run folder
 RECIPE = "recipe.yaml"  # the resolved recipe: every path absolute, every default filled in
@@ -108,7 +108,7 @@ def is_sweep_dir(path: Path) -> bool:
 
 def read_metrics(run_dir: Path) -> dict[str, Any]:
     """A finished run's metrics.json."""
-    return json.loads((run_dir / METRICS).read_text())
+    return read_json(run_dir / METRICS, "metrics file")
 
 
 def shown(path: Path) -> str:

@@ -35,6 +35,9 @@ REEXPORTS: dict[str, tuple[str, str]] = {
     "CFG_FLOAT_KEYS": ("ultralytics.cfg", "CFG_FLOAT_KEYS"),
     "CFG_FRACTION_KEYS": ("ultralytics.cfg", "CFG_FRACTION_KEYS"),
     "CFG_INT_KEYS": ("ultralytics.cfg", "CFG_INT_KEYS"),
+    # recipe check: get_cfg's per-key type and range rules (nbs >= 1, fractions in [0, 1], amp, ...), called one
+    # key at a time so that every problem is listed. checked on 8.4.190
+    "check_cfg": ("ultralytics.cfg", "check_cfg"),
     # augment preview: the train-time cfg and dataset builders, so the preview is what training sees. 8.4.190
     "get_cfg": ("ultralytics.cfg", "get_cfg"),
     "YOLODataset": ("ultralytics.data", "YOLODataset"),

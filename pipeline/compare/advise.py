@@ -17,6 +17,7 @@ from pipeline.datasets.classmap import CLASSMAP_DIR, read_classmap
 from pipeline.datasets.resolve import Dataset
 from pipeline.errors import UserError
 from pipeline.recipe.freeze import backbone_length
+from pipeline.textfile import read_text
 
 MUCH_IMAGES_PER_CLASS, MUCH_INSTANCES_PER_CLASS = 1500, 10000
 SIMILAR_OVERLAP = 0.5
@@ -56,7 +57,11 @@ def dataset_stats(dataset: Dataset) -> DatasetStats:
     instances, images_with = Counter(), Counter()
     for label_dir in dataset.label_dirs("train"):
         for label in label_dir.rglob("*.txt"):
-            classes = [int(line.split()[0]) for line in label.read_text().splitlines() if line.strip()]
+            try:
+                classes = [int(line.split()[0]) for line in read_text(label, "label file").splitlines() if line.strip()]
+            except ValueError:
+                raise UserError(f"{label}: not a YOLO label file (a row starts with no class id); run "
+                                "`python -m pipeline.datasets check` on the dataset") from None
             instances.update(classes)
             images_with.update(set(classes))
     names = dataset.names

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from pydantic import ValidationError
 
 from pipeline.compare.grid import SweepConfig
 from pipeline.errors import UserError
 from pipeline.run_folder import ENV, METRICS, POINT_STATUS, POINTS, PROBE_JSON, RECIPE, SWEEP_MARKER, is_sweep_dir
+from pipeline.textfile import read_json, read_yaml
 from pipeline.train.args import stage_freeze
 
 FIGURES = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "recall", "epochs", "batches",
@@ -119,11 +119,9 @@ def recipe_values(recipe: dict[str, Any], prefix: str = "") -> dict[str, str]:
 def read_file(path: Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
     """A run's JSON or YAML file as a mapping holding `required`; a UserError naming the file and the cause."""
     try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text) if path.suffix == ".yaml" else json.loads(text)
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:  # JSONDecodeError is a ValueError
-        cause = " ".join(str(exc).split())  # YAML errors span lines
-        raise UserError(f"{path}: cannot be read ({type(exc).__name__}: {cause})") from None
+        data = read_yaml(path, "run file") if path.suffix == ".yaml" else read_json(path, "run file")
+    except UserError as exc:
+        raise UserError(f"{path}: cannot be read ({str(exc).removeprefix(f'{path}: ')})") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: cannot be read (not a mapping but {type(data).__name__})")
     missing = [k for k in required if k not in data]
@@ -200,7 +198,7 @@ def collect(folders: list[Path], skip_incomplete: bool = False) -> Collected:
 
 def _add_run(found: Collected, incomplete: list[Path], run_dir: Path) -> None:
     """A finished run becomes a row, a failed sweep point a failure, anything else an unfinished folder."""
-    if (run_dir / METRICS).is_file():
+    if (run_dir / METRICS).exists():  # a metrics.json that cannot be read is named, not taken for unfinished
         found.runs.append(run_row(run_dir))
         return
     status = read_file(run_dir / POINT_STATUS) if (run_dir / POINT_STATUS).is_file() else {}

@@ -36,6 +36,7 @@ from pipeline.run_folder import (
     is_sweep_dir,
     point_dir,
 )
+from pipeline.textfile import read_json
 
 LOG = logging.getLogger("roadtune")
 
@@ -58,7 +59,9 @@ class SweepSpec:
     def read(cls, sweep_dir: Path) -> SweepSpec:
         if not is_sweep_dir(sweep_dir):
             raise UserError(f"{sweep_dir}: not a sweep folder (no {SWEEP_MARKER})")
-        data = json.loads((sweep_dir / SWEEP_MARKER).read_text())
+        data = read_json(sweep_dir / SWEEP_MARKER, "sweep file")
+        if not isinstance(data, dict) or not isinstance(data.get("base"), dict) or "base_dir" not in data:
+            raise UserError(f"{sweep_dir / SWEEP_MARKER}: not a sweep file written by roadtune (no base, base_dir)")
         return cls(data["base"], Path(data["base_dir"]))
 
 

@@ -1,7 +1,7 @@
 """``python -m pipeline.datasets convert|check|preview``: bring road datasets in, check them, preview augmentations.
 
     convert FORMAT SRC --out DST [--classes road|all|FILE.yaml] [--val-fraction 0.2] [--seed 0] [--link]
-            [--overwrite] [--task detect|segment] [--keep-difficult]
+            [--overwrite] [--task detect|segment] [--keep-difficult] [--allow-unmapped]
     convert gtsrb SRC --out DST [--crop-roi] [--classes road|all|FILE.yaml] [--val-fraction 0.2] [--seed 0]
             (classify image folders, split by sign track)
     check DATA [--task auto|detect|segment|classify] [--json FILE]     exit 0 clean, 1 errors, 2 bad input
@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("--overwrite", action="store_true", help="replace an earlier conversion in --out")
     conv.add_argument("--task", choices=("detect", "segment"), default="detect", help="boxes or instance polygons")
     conv.add_argument("--keep-difficult", action="store_true", help="VOC: keep objects marked difficult")
+    conv.add_argument("--allow-unmapped", action="store_true",
+                      help="convert even when the class map drops more than 90%% of the annotations")
     conv.add_argument("--crop-roi", action="store_true", help="gtsrb: crop each image to its sign's ROI")
     check = sub.add_parser("check", help="check a dataset YAML (or classify folder) before training")
     check.add_argument("data", type=Path, help="data.yaml, or the root folder of a classify dataset")
@@ -75,14 +77,14 @@ def _run(args: argparse.Namespace) -> int:
         from pipeline.datasets.convert_gtsrb import convert_gtsrb
 
         print(convert_gtsrb(args.src, args.out, args.classes, args.val_fraction, args.seed, args.crop_roi, args.link,
-                            args.overwrite).render())
+                            args.overwrite, args.allow_unmapped).render())
         return 0
     if args.command == "convert":
         from pipeline.datasets.convert import convert
         from pipeline.datasets.source import ReadOptions
 
         report = convert(args.format, args.src, args.out, args.classes, args.val_fraction, args.seed, args.link,
-                         args.overwrite, ReadOptions(args.task, args.keep_difficult))
+                         args.overwrite, ReadOptions(args.task, args.keep_difficult), args.allow_unmapped)
         print(report.render())
         return 0
     if args.command == "check":

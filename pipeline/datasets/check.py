@@ -20,6 +20,7 @@ import numpy as np
 from pipeline.datasets.check_report import DatasetReport, SplitStats, add_duplicate_warnings, add_verdict, scan_image
 from pipeline.datasets.images import ImageInfo, image_files
 from pipeline.errors import UserError
+from pipeline.textfile import read_text
 
 TASKS = ("detect", "segment", "classify")
 SPLITS = ("train", "val", "test")
@@ -53,9 +54,9 @@ def _row(parts: list[str], nc: int, task: str) -> tuple[int, np.ndarray, bool]:
 def _check_labels(label: Path, info: ImageInfo, task: str, stats: SplitStats, report: DatasetReport) -> bool:
     """Check one label file, adding to ``stats``; returns True when a box reaches past the image edge."""
     try:
-        lines = label.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        report.errors.append(f"{label}: unreadable label file ({exc})")
+        lines = read_text(label, "label file").splitlines()
+    except UserError as exc:
+        report.errors.append(str(exc))
         return False
     rows = [(number, line.split()) for number, line in enumerate(lines, start=1) if line.strip()]
     stats.empty += not rows

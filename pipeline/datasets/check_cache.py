@@ -22,7 +22,9 @@ from pipeline.datasets import check, check_report, images
 from pipeline.datasets.check import SPLITS, check_dataset, split_files
 from pipeline.datasets.check_report import DatasetReport
 from pipeline.datasets.synth import cache_root
+from pipeline.errors import UserError
 from pipeline.run_folder import write_atomic
+from pipeline.textfile import read_json
 
 
 def cache_dir() -> Path:
@@ -77,8 +79,8 @@ def checked(data_path: Path, task: str) -> tuple[list[str], list[str]]:
     entry = cache_dir() / f"{key}.json" if key else None
     if entry is not None and entry.is_file():
         try:
-            return [], list(json.loads(entry.read_text())["warnings"])
-        except (OSError, ValueError, KeyError, TypeError):
+            return [], list(read_json(entry, "dataset check cache entry")["warnings"])
+        except (UserError, KeyError, TypeError):
             pass  # an unreadable entry is checked again and rewritten
     report = check_dataset(data_path, task)
     if entry is not None and not report.errors:

@@ -20,13 +20,16 @@ import pandas as pd
 import yaml
 
 from pipeline.datasets import FORMATS
-from pipeline.datasets.classmap import ClassMap, resolve_classmap
+from pipeline.datasets.classmap import CLASSMAP_DIR, ClassMap, resolve_classmap
 from pipeline.datasets.images import ImageInfo, inspect_image
 from pipeline.datasets.source import ReadOptions, Sample, SkipObject, Source, yolo_values
 from pipeline.errors import UserError
 
 REPORT_NAME = "convert_report.json"  # also marks a folder this tool wrote, which --overwrite may replace
 SPLITS = ("train", "val")
+# A conversion whose class map drops more than this share of the annotations stops (exit 2) before writing anything:
+# a dataset that is mostly background trains nothing. `--allow-unmapped` converts anyway.
+UNMAPPED_LIMIT = 0.9
 
 
 @dataclass
@@ -164,6 +167,24 @@ def require_images(found: bool, fmt: str, src: Path, skipped: list[tuple[str, st
                         shown)
 
 
+def require_mapped(labels: Counter, classmap: ClassMap, fmt: str, spec: str, allow: bool) -> None:
+    """Stop a conversion whose class map would drop more than UNMAPPED_LIMIT of the annotations (`labels`: source
+    label -> count), naming each dropped label with its count and the ways out; `allow` (--allow-unmapped) converts
+    anyway."""
+    total = sum(labels.values())
+    unmapped = {label: n for label, n in labels.items() if classmap.index(label) is None}
+    dropped = sum(unmapped.values())
+    if allow or not total or dropped <= UNMAPPED_LIMIT * total:
+        return
+    problems = [f"not in the class map: {label} ({n:,})" for label, n in sorted(unmapped.items(), key=lambda x: -x[1])]
+    problems += ["to keep every source class under its own name: --classes all",
+                 f"to map them onto your classes: copy {CLASSMAP_DIR / f'{fmt}.yaml'}, add them under `map`, "
+                 "and pass --classes YOUR_MAP.yaml",
+                 "to convert anyway and drop them: --allow-unmapped"]
+    raise UserError(f"the class map (--classes {spec}) drops {dropped:,} of {total:,} annotations, more than "
+                    f"{UNMAPPED_LIMIT:.0%}: the dataset would be mostly background; nothing written", problems)
+
+
 def read_source(fmt: str, src: Path, options: ReadOptions) -> Source:
     """Run the format's reader (``pipeline.datasets.convert_<fmt>.read``)."""
     if fmt not in FORMATS:
@@ -174,8 +195,10 @@ def read_source(fmt: str, src: Path, options: ReadOptions) -> Source:
 
 
 def convert(fmt: str, src: Path, out: Path, classes: str = "road", val_fraction: float = 0.2, seed: int = 0,
-            link: bool = False, overwrite: bool = False, options: ReadOptions = ReadOptions()) -> ConvertReport:
-    """Convert ``src`` in format ``fmt`` into a YOLO dataset at ``out`` and return the report (also saved there)."""
+            link: bool = False, overwrite: bool = False, options: ReadOptions = ReadOptions(),
+            allow_unmapped: bool = False) -> ConvertReport:
+    """Convert ``src`` in format ``fmt`` into a YOLO dataset at ``out`` and return the report (also saved there).
+    A class map that drops more than UNMAPPED_LIMIT of the annotations stops it, unless ``allow_unmapped``."""
     from pipeline.ultralytics_api import TQDM
 
     if options.task not in ("detect", "segment"):
@@ -185,6 +208,8 @@ def convert(fmt: str, src: Path, out: Path, classes: str = "road", val_fraction:
     source = read_source(fmt, src, options)
     classmap = resolve_classmap(classes, fmt, source.known_classes,
                                 (o.label for s in source.samples for o in s.objects))
+    labels = Counter(o.label for s in source.samples for o in s.objects)
+    require_mapped(labels, classmap, fmt, classes, allow_unmapped)
     report = ConvertReport(out, classmap.names, skipped=list(source.problems), dropped=source.dropped,
                            recovered=source.recovered)
     readable = _readable(source.samples, report)

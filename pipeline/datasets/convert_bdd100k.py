@@ -13,13 +13,13 @@ Both label formats are a list of frames ``{"name": ..., "labels": [{"category", 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.datasets.source import ReadOptions, Sample, Source, SourceObject, require_task
 from pipeline.errors import UserError
+from pipeline.textfile import MAX_ANNOTATION_BYTES, read_json
 
 KNOWN_CLASSES = ("car", "bus", "truck", "person", "rider", "bike", "motor", "traffic light", "traffic sign", "train")
 LABELS = {
@@ -52,10 +52,7 @@ def _object(label: dict, task: str) -> SourceObject | None:
 
 def _frames(label_file: Path, split: str, images: Path, task: str, source: Source) -> None:
     """Add every frame of one label file to ``source``."""
-    try:
-        frames = json.loads(label_file.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise UserError(f"{label_file} is not valid JSON: {exc}") from None
+    frames = read_json(label_file, "BDD100K label file", MAX_ANNOTATION_BYTES)
     if not isinstance(frames, list):
         raise UserError(f"{label_file} is not a BDD100K label file (expected a list of frames)")
     for number, frame in enumerate(frames):
@@ -82,7 +79,7 @@ def read(src: Path, options: ReadOptions) -> Source:
     source = Source([], KNOWN_CLASSES)
     for split in ("train", "val"):
         candidates = [src / pattern.format(split=split) for pattern in LABELS[options.task]]
-        label_file = next((p for p in candidates if p.is_file()), None)
+        label_file = next((p for p in candidates if p.exists()), None)  # a folder there is named as one
         if label_file is not None:
             _frames(label_file, split, src / IMAGES[options.task].format(split=split), options.task, source)
     if not source.samples:

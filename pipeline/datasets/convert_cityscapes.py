@@ -7,12 +7,13 @@ public labels and is not read.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.datasets.source import ReadOptions, Sample, Source, SourceObject, require_files, require_paths
+from pipeline.errors import UserError
+from pipeline.textfile import read_json
 
 KNOWN_CLASSES = ("person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle")
 POLYGON_SUFFIX = "_gtFine_polygons.json"
@@ -21,9 +22,13 @@ POLYGON_SUFFIX = "_gtFine_polygons.json"
 def _sample(json_file: Path, split: str, images: Path, source: Source) -> Sample | None:
     """Parse one polygon file into a sample with the instance polygons."""
     try:
-        objects = json.loads(json_file.read_text(encoding="utf-8"))["objects"]
-    except (ValueError, KeyError, TypeError) as exc:
-        source.problems.append((str(json_file), f"annotation skipped: not a Cityscapes polygon file ({exc})"))
+        objects = read_json(json_file, "Cityscapes polygon file")["objects"]
+        objects = [obj for obj in objects if isinstance(obj, dict)]
+    except UserError as exc:
+        source.problems.append((str(json_file), f"annotation skipped: {exc}"))
+        return None
+    except (KeyError, TypeError) as exc:
+        source.problems.append((str(json_file), f"annotation skipped: not a Cityscapes polygon file ({exc!r})"))
         return None
     stem = json_file.name.removesuffix(POLYGON_SUFFIX)
     image = images / split / json_file.parent.name / f"{stem}_leftImg8bit.png"

@@ -8,7 +8,6 @@ and place the images like every other format. Images are looked up in ``images/<
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from pipeline.datasets.source import ReadOptions, Sample, Source, SourceObject, require_files, require_task
 from pipeline.errors import UserError
+from pipeline.textfile import MAX_ANNOTATION_BYTES, check_text, read_json, read_text
 
 
 def _image_dir(src: Path, stem: str) -> Path:
@@ -33,7 +33,7 @@ def _objects(label_file: Path, names: dict[int, str], width: int, height: int) -
     if not label_file.is_file():  # convert_coco writes files for annotated images only
         return []
     objects = []
-    for line in label_file.read_text(encoding="utf-8").splitlines():
+    for line in read_text(label_file, "label file").splitlines():
         cls, *values = line.split()
         xy = np.asarray(values, dtype=np.float64).reshape(-1, 2) * (width, height)
         label = names[int(cls) + 1]
@@ -47,7 +47,7 @@ def _objects(label_file: Path, names: dict[int, str], width: int, height: int) -
 
 def _read_json(json_file: Path, yolo_labels: Path, src: Path, source: Source) -> None:
     """Add the images of one annotation file, with the objects ``convert_coco`` wrote for them."""
-    data = json.loads(json_file.read_text(encoding="utf-8"))
+    data = read_json(json_file, "COCO instances file", MAX_ANNOTATION_BYTES)
     names = {c["id"]: c["name"] for c in data["categories"]}
     source.known_classes += tuple(n for n in names.values() if n not in source.known_classes)
     stem = json_file.stem.removeprefix("instances_")  # the label folder name convert_coco uses
@@ -72,18 +72,19 @@ def read(src: Path, options: ReadOptions) -> Source:
 
     require_task("coco", options.task, ("detect", "segment"))
     json_files = require_files("coco", src / "annotations", "instances_*.json")
+    for json_file in json_files:  # Ultralytics' converter reads them first: refuse what is not text before it does
+        check_text(json_file, "COCO instances file")
     source = Source([], ())
     with tempfile.TemporaryDirectory(prefix="roadtune-coco-") as tmp:
-        annotations = Path(tmp) / "annotations"  # only the instances files: convert_coco reads every *.json
-        annotations.mkdir()
-        for json_file in json_files:
+        for k, json_file in enumerate(json_files):  # one at a time, so that an error names its file
+            annotations = Path(tmp) / f"annotations-{k}"  # only this file: convert_coco reads every *.json there
+            annotations.mkdir()
             (annotations / json_file.name).symlink_to(json_file.resolve())
-        try:
-            # cls91to80=False: class id = category_id - 1 for any COCO-style file, not only the official 91 ids.
-            convert_coco(str(annotations), save_dir=str(Path(tmp) / "yolo"),
-                         use_segments=options.task == "segment", cls91to80=False)
-            for json_file in json_files:
-                _read_json(json_file, Path(tmp) / "yolo" / "labels", src, source)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"{src / 'annotations'}: not a COCO instances file ({exc!r})") from None
+            try:
+                # cls91to80=False: class id = category_id - 1 for any COCO-style file, not only the official 91 ids
+                convert_coco(str(annotations), save_dir=str(Path(tmp) / f"yolo-{k}"),
+                             use_segments=options.task == "segment", cls91to80=False)
+                _read_json(json_file, Path(tmp) / f"yolo-{k}" / "labels", src, source)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise UserError(f"{json_file}: not a COCO instances file ({exc!r})") from None
     return source

@@ -10,6 +10,7 @@ never lands in both splits. ``crop_roi`` crops each image to its sign's ROI from
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
@@ -23,9 +24,10 @@ import pandas as pd
 import yaml
 
 from pipeline.datasets.classmap import ClassMap, resolve_classmap
-from pipeline.datasets.convert import REPORT_NAME, prepare_out, require_images
+from pipeline.datasets.convert import REPORT_NAME, prepare_out, require_images, require_mapped
 from pipeline.datasets.resolve import CLASS_NAMES_FILE
 from pipeline.errors import UserError
+from pipeline.textfile import read_text
 
 SPLITS = ("train", "val")
 ROI = ["Roi.X1", "Roi.Y1", "Roi.X2", "Roi.Y2"]
@@ -79,9 +81,10 @@ class GtsrbReport:
 
 def _read_csv(path: Path, sep: str) -> pd.DataFrame:
     """A GTSRB annotation CSV with its ROI and ClassId columns; a clear error when they are missing."""
+    text = read_text(path, "GTSRB annotation CSV")
     try:
-        table = pd.read_csv(path, sep=sep)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        table = pd.read_csv(io.StringIO(text), sep=sep)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise UserError(f"cannot read {path}: {exc}") from None
     missing = [c for c in [*ROI, "ClassId"] if c not in table.columns]
     if missing:
@@ -102,7 +105,7 @@ def read_gtsrb(src: Path) -> list[SignImage]:
     if official:
         return [_sign(csv.parent / row["Filename"], row)
                 for csv in official for _, row in _read_csv(csv, ";").iterrows()]
-    if (src / "Train.csv").is_file():
+    if (src / "Train.csv").exists():  # one that cannot be read is named, not taken for a missing file
         return [_sign(src / row["Path"], row) for _, row in _read_csv(src / "Train.csv", ",").iterrows()]
     raise UserError(f"{src} is not a GTSRB training folder",
                     ["official layout: Final_Training/Images/<class>/GT-<class>.csv (none found)",
@@ -183,7 +186,8 @@ def _write_names(out: Path, names: tuple[str, ...]) -> None:
 
 
 def convert_gtsrb(src: Path, out: Path, classes: str = "road", val_fraction: float = 0.2, seed: int = 0,
-                  crop_roi: bool = False, link: bool = False, overwrite: bool = False) -> GtsrbReport:
+                  crop_roi: bool = False, link: bool = False, overwrite: bool = False,
+                  allow_unmapped: bool = False) -> GtsrbReport:
     """Convert a GTSRB training folder into image folders at `out`, split by track; return the report.
 
     Output classes are the class map's names that received images, in the map's order (folder NN = the NN-th).
@@ -197,6 +201,7 @@ def convert_gtsrb(src: Path, out: Path, classes: str = "road", val_fraction: flo
     signs = read_gtsrb(src)
     seen = sorted({s.class_id for s in signs})
     classmap = resolve_classmap(classes, "gtsrb", [str(i) for i in seen], [])
+    require_mapped(Counter(str(s.class_id) for s in signs), classmap, "gtsrb", classes, allow_unmapped)
     report = GtsrbReport(out, ())
     usable = usable_signs(signs, classmap, crop_roi, report)
     unmapped = Counter({f"class id {k} not in the class map": v for k, v in report.dropped.items()})

@@ -19,6 +19,8 @@ from pipeline.datasets.source import (
     require_paths,
     require_task,
 )
+from pipeline.errors import UserError
+from pipeline.textfile import read_text
 
 KNOWN_CLASSES = ("Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram", "Misc")
 IGNORED = "DontCare"
@@ -27,7 +29,7 @@ IGNORED = "DontCare"
 def _objects(label_file: Path, source: Source) -> list[SourceObject]:
     """Parse one label file; malformed lines are reported and skipped."""
     objects = []
-    for number, line in enumerate(label_file.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_text(label_file, "KITTI label file").splitlines(), start=1):
         parts = line.split()
         if not parts:
             continue
@@ -57,6 +59,11 @@ def read(src: Path, options: ReadOptions) -> Source:
         if image is None:
             source.problems.append((str(label_file), "label skipped: no image with this name in image_2"))
             continue
-        source.samples.append(Sample(image, str(label_file), _objects(label_file, source)))
+        try:
+            objects = _objects(label_file, source)
+        except UserError as exc:
+            source.problems.append((str(label_file), f"label skipped: {exc}"))
+            continue
+        source.samples.append(Sample(image, str(label_file), objects))
     source.problems += [(str(p), "image skipped: no label file in label_2") for p in images.values()]
     return source

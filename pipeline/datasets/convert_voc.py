@@ -23,6 +23,8 @@ from pipeline.datasets.source import (
     require_paths,
     require_task,
 )
+from pipeline.errors import UserError
+from pipeline.textfile import read_bytes, read_text
 
 KNOWN_CLASSES = ("aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                  "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train",
@@ -59,8 +61,11 @@ def _image(images: Path, filename: str, stem: str, source: Source) -> Path | Non
 
 def _sample(xml_file: Path, images: Path, options: ReadOptions, source: Source) -> Sample | None:
     """Parse one annotation file; unusable files and objects are reported."""
-    try:
-        root = ET.parse(xml_file).getroot()
+    try:  # bytes, not text: an XML file declares its own encoding
+        root = ET.fromstring(read_bytes(xml_file, "VOC annotation file"))
+    except UserError as exc:
+        source.problems.append((str(xml_file), f"annotation skipped: {exc}"))
+        return None
     except ET.ParseError as exc:
         source.problems.append((str(xml_file), f"annotation skipped: malformed XML ({exc})"))
         return None
@@ -85,7 +90,8 @@ def _official_split(src: Path) -> dict[str, str]:
     split = {}
     for name in ("train", "val"):
         if (lists / f"{name}.txt").is_file():
-            ids = (line.split()[0] for line in (lists / f"{name}.txt").read_text().splitlines() if line.strip())
+            lines = read_text(lists / f"{name}.txt", "VOC image list").splitlines()
+            ids = (line.split()[0] for line in lines if line.strip())
             split |= dict.fromkeys(ids, name)
     return split
 

@@ -12,6 +12,7 @@ import yaml
 from pipeline.datasets.synth import NAMES as SYNTH_NAMES
 from pipeline.datasets.synth import SynthSpec, ensure_synth
 from pipeline.errors import UserError
+from pipeline.textfile import read_text, read_yaml
 
 CLASS_NAMES_FILE = "classes.yaml"  # readable names of an image-folder dataset's class folders (gtsrb_mini, gtsrb)
 VAL_NAMES = ("val", "validation", "valid")  # Ultralytics' check_cls_dataset looks for these, in this order
@@ -55,12 +56,7 @@ class Dataset:
 
 def read_dataset_yaml(path: Path) -> dict[str, Any]:
     """Parse a dataset YAML; missing or malformed files are UserErrors."""
-    if not path.is_file():
-        raise UserError(f"dataset file not found: {path}")
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise UserError(f"malformed dataset YAML {path}: {exc}") from None
+    config = read_yaml(path, "dataset file")
     if not isinstance(config, dict) or "names" not in config or "train" not in config:
         raise UserError(f"dataset YAML {path} needs at least `train`, `val` and `names` keys")
     return config
@@ -68,10 +64,8 @@ def read_dataset_yaml(path: Path) -> dict[str, Any]:
 
 def _readable_names(path: Path, folders: dict[int, str]) -> dict[int, str]:
     """Readable class names from a classes.yaml (`names`: index -> name, index = position of the sorted folder)."""
-    try:
-        names = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("names")
-    except (yaml.YAMLError, AttributeError) as exc:
-        raise UserError(f"malformed class names file {path}: {exc}") from None
+    raw = read_yaml(path, "class names file")
+    names = raw.get("names") if isinstance(raw, dict) else None
     names = dict(enumerate(names)) if isinstance(names, list) else names
     keys = [str(k) for k in names] if isinstance(names, dict) else []
     if sorted(int(k) for k in keys if k.isdigit()) != list(folders):
@@ -89,7 +83,7 @@ def resolve_image_folder(root: Path) -> Dataset:
     if not folders:
         raise UserError(f"{root}: an image-folder dataset needs train/<class>/ folders of images (and val/<class>/)")
     names = dict(enumerate(folders))
-    if (root / CLASS_NAMES_FILE).is_file():
+    if (root / CLASS_NAMES_FILE).exists():  # one that cannot be read is an error, not ignored
         names = _readable_names(root / CLASS_NAMES_FILE, names)
     val = next((n for n in VAL_NAMES if (root / n).is_dir()), None)
     config = {"train": "train", "val": val, "names": names}
@@ -137,7 +131,11 @@ def has_segment_labels(dataset: Dataset) -> bool:
 
     labels = (Path(p) for p in img2label_paths(dataset.image_files("train")))
     for label in islice((p for p in labels if p.is_file()), 200):
-        for line in label.read_text(encoding="utf-8-sig").splitlines():
+        try:
+            lines = read_text(label, "label file").splitlines()
+        except UserError:
+            continue  # the dataset check reports it
+        for line in lines:
             if len(line.split()) > 6:  # Ultralytics 8.4.190 verify_image_label: over 6 values is a segment
                 return True
     return False

@@ -37,17 +37,19 @@ from pipeline.distill.teacher_labels import (
     write_labels,
 )
 from pipeline.run_folder import PSEUDO_COUNTS_FILE, PSEUDO_DATA, PSEUDO_PREDICTIONS, TEACHER_VAL, write_atomic
+from pipeline.textfile import read_json, read_text
 
 
 def count_labels(labels: Path, names: dict[int, str]) -> dict[str, Any]:
     """Frames and boxes per class name, read back from the label files."""
     per_class = dict.fromkeys(names.values(), 0)
     files = sorted(labels.glob("*.txt"))
+    empty = 0
     for txt in files:
-        for line in txt.read_text().splitlines():
-            if line.strip():
-                per_class[names[int(line.split()[0])]] += 1
-    empty = sum(1 for txt in files if not txt.read_text().strip())
+        lines = [line for line in read_text(txt, "label file").splitlines() if line.strip()]
+        empty += not lines
+        for line in lines:
+            per_class[names[int(line.split()[0])]] += 1
     return {"frames": len(files), "frames_without_boxes": empty, "boxes": sum(per_class.values()),
             "per_class": per_class}
 
@@ -69,7 +71,7 @@ def build_pseudo_set(folder: Path, teacher: Path, cfg: DistillConfig, sources: l
     an earlier (or interrupted) labelling left them."""
     counts_file = folder / PSEUDO_COUNTS_FILE
     if counts_file.is_file():
-        return json.loads(counts_file.read_text())
+        return read_json(counts_file, "teacher label counts")
     shutil.rmtree(folder, ignore_errors=True)  # an interrupted build: the frames may hold painted boxes already
     frames = extract_frames(sources, cfg.every_n_frames, folder / "images")
     size = teacher_imgsz(teacher, cfg.teacher_imgsz, imgsz)

@@ -12,6 +12,7 @@ from torch import nn
 
 from pipeline.checkpoints import load_model, read_checkpoint
 from pipeline.errors import UserError
+from pipeline.textfile import read_yaml
 
 ASSETS_URL = "https://github.com/ultralytics/assets/releases"
 HEAD_TYPES = {"Detect": "detect", "Segment": "segment", "Classify": "classify", "Pose": "pose", "OBB": "obb"}
@@ -73,6 +74,8 @@ def build_model(source: str, nc: int | None = None, verbose: bool = False) -> nn
     from pipeline.ultralytics_api import guess_model_task, yaml_model_load
 
     if source.endswith((".yaml", ".yml")):
+        if Path(source).exists():  # the user's own file: through roadtune's reader first (not text, alias bombs)
+            read_yaml(Path(source), "model architecture file")
         cfg = yaml_model_load(source)
         if not {"backbone", "head"} <= set(cfg):
             raise UserError(f"{source} is not a model architecture (no `backbone:` and `head:`): is it a dataset "

@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipeline.errors import UserError
+from pipeline.textfile import RefusedDocument, parse_yaml
 
 # Recipe keys that name files. A value typed with --set resolves against the working directory, as a shell user
 # expects; a value written in the recipe file resolves against the recipe's folder.
@@ -46,10 +45,11 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 def override_value(key: str, value: str) -> Any:
     """The YAML value of one `--set key=value`; malformed YAML is a UserError that shows the value."""
     try:
-        return yaml.safe_load(value) if value else None
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"--set {key}={value}: not a YAML value ({problem}); quote lists, e.g. "
+        return parse_yaml(value, f"--set {key}") if value else None
+    except RefusedDocument:
+        raise  # an alias bomb: the value itself is not worth showing
+    except UserError as exc:
+        raise UserError(f"--set {key}={value}: not a YAML value ({exc}); quote lists, e.g. "
                         f"--set '{key}=[0, 1]'") from None
 
 

@@ -16,39 +16,19 @@ import difflib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pipeline.distill.config import DistillConfig, DistillWeights
 from pipeline.errors import UserError
 from pipeline.recipe.overrides import apply_overrides
+from pipeline.recipe.train_args import MAX_EPOCHS, check_train_args
+from pipeline.textfile import read_yaml
 from pipeline.train.augment import AugmentConfig
-from pipeline.ultralytics_api import OPTIMIZERS  # build_optimizer's names: checked before the run folder exists
 from pipeline.video.config import VideoConfig
 
 FreezeName = Literal["none", "backbone", "all-but-head"]
 FreezeSpec = Union[Annotated[int, Field(ge=0)], list[Annotated[int, Field(ge=0)]], FreezeName]
 FOLDER_NAME = r"^[A-Za-z0-9_.-]+$"  # run and stage names become folder names; `.` and `..` are refused apart
-MAX_EPOCHS = 100_000  # far beyond any real schedule; a larger count (e.g. `1e23`) is a typo that trains forever
-
-# Train arguments roadtune sets itself from the recipe; a recipe that sets them under `train:` is told where to go.
-MANAGED_TRAIN_ARGS = {
-    "model": "the top-level `model` key",
-    "data": "the top-level `data` key",
-    "freeze": "the top-level `freeze` key (or `stages.N.freeze`)",
-    "task": "the top-level `task` key",
-    "mode": "nothing: roadtune always trains",
-    "resume": "`python -m pipeline.run --resume RUN_DIR`",
-    "project": "`--runs-dir` (run folders are runs/<name>/<timestamp>)",
-    "name": "the top-level `name` key",
-    "exist_ok": "nothing: a run folder is never overwritten",
-    "save_dir": "`--runs-dir`",
-    "cfg": "the recipe itself (a cfg file would bypass these checks and can carry another run's save_dir)",
-    "augmentations": "the `augment` section",
-    "distill_model": "the `distill` section (method: native)",
-    "pretrained": "the top-level `weights` key",
-}
-
 
 class Strict(BaseModel):
     """Base for every recipe section: unknown keys are errors."""
@@ -153,17 +133,8 @@ def _is_union_tag(part: object) -> bool:
 
 
 def load_yaml(path: Path) -> Any:
-    """Read a YAML file; malformed YAML or a missing file is a UserError with the line number."""
-    if not path.is_file():
-        raise UserError(f"recipe file not found: {path}")
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise UserError(f"malformed YAML in {path} at {where}: {exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"malformed YAML in {path}: {exc}") from None
+    """Read a recipe file (see :func:`pipeline.textfile.read_yaml`): every fault of the file is a UserError."""
+    return read_yaml(path, "recipe file")
 
 
 def validate_recipe(raw: Any, origin: str = "<recipe>") -> tuple[Recipe | None, list[str]]:
@@ -211,63 +182,6 @@ def parse_recipe(raw: Any, origin: str = "<recipe>") -> Recipe:
     raise_problems(origin, problems)
     assert recipe is not None
     return recipe
-
-
-def check_train_args(args: dict[str, Any], where: str) -> list[str]:
-    """Check train argument names and types against Ultralytics' own defaults (cfg/default.yaml)."""
-    from pipeline.ultralytics_api import (
-        CFG_BOOL_KEYS,
-        CFG_FLOAT_KEYS,
-        CFG_FRACTION_KEYS,
-        CFG_INT_KEYS,
-        DEFAULT_CFG_DICT,
-    )
-
-    problems = []
-    for key, value in args.items():
-        dotted = f"{where}.{key}"
-        if key in MANAGED_TRAIN_ARGS:
-            problems.append(f"{dotted}: set by roadtune (use {MANAGED_TRAIN_ARGS[key]})")
-        elif key not in DEFAULT_CFG_DICT:
-            close = difflib.get_close_matches(key, DEFAULT_CFG_DICT, n=1)
-            hint = f"did you mean `{close[0]}`?" if close else "see Ultralytics' cfg/default.yaml for valid names"
-            problems.append(f"{dotted}: not an Ultralytics train argument ({hint})")
-        elif value is None:
-            if DEFAULT_CFG_DICT[key] is not None:
-                problems.append(f"{dotted}: null is not a value here (remove the key for Ultralytics' default, "
-                                f"{DEFAULT_CFG_DICT[key]!r})")
-        elif key in CFG_BOOL_KEYS and not isinstance(value, bool):
-            problems.append(f"{dotted}: expected true or false, got {value!r}")
-        elif key in CFG_INT_KEYS and (isinstance(value, bool) or not isinstance(value, int)):
-            problems.append(f"{dotted}: expected an integer, got {value!r}")
-        elif key in CFG_FLOAT_KEYS | CFG_FRACTION_KEYS and (isinstance(value, bool)
-                                                            or not isinstance(value, (int, float))):
-            problems.append(f"{dotted}: expected a number, got {value!r}")
-        elif key in CFG_FRACTION_KEYS and not 0.0 <= float(value) <= 1.0:
-            problems.append(f"{dotted}: must be between 0 and 1, got {value}")
-        else:
-            problems += _range_problems(dotted, key, value)
-    return problems
-
-
-def _range_problems(dotted: str, key: str, value: Any) -> list[str]:
-    """Values Ultralytics would silently adjust or misread (8.4.190: imgsz 0, batch 0, an unknown optimizer)."""
-
-    if key == "epochs" and not 0 < value <= MAX_EPOCHS:
-        return [f"{dotted}: must be between 1 and {MAX_EPOCHS:,}, got {value}"]
-    if key == "imgsz":
-        sizes = value if isinstance(value, list) else [value]
-        if not sizes or not all(isinstance(v, int) and not isinstance(v, bool) and 32 <= v <= 8192 for v in sizes):
-            return [f"{dotted}: an image size is an integer from 32 to 8192 pixels (or [h, w]), got {value!r}"]
-    if key == "batch" and not (isinstance(value, (int, float)) and not isinstance(value, bool)
-                               and (value == -1 or 0 < value < 1 or (value >= 1 and float(value).is_integer()))):
-        return [f"{dotted}: a batch size is an integer >= 1, -1 (AutoBatch) or a GPU-memory fraction in (0, 1), "
-                f"got {value!r}"]
-    if key == "optimizer" and str(value).lower() not in {o.lower() for o in OPTIMIZERS}:
-        close = difflib.get_close_matches(str(value), OPTIMIZERS, n=1)
-        hint = f"did you mean `{close[0]}`?" if close else f"one of: {', '.join(OPTIMIZERS)}"
-        return [f"{dotted}: not an Ultralytics optimizer: {value!r} ({hint})"]
-    return []
 
 
 def load_recipe(path: Path, overrides: list[str] | None = None) -> tuple[Recipe, Path, list[str]]:

@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from pipeline.textfile import read_text
+
 DETECTION_KEYS = ("map50", "map50_95", "precision", "recall")
 
 
@@ -70,7 +72,7 @@ def read_epochs(log_path: Path) -> list[dict[str, Any]]:
     if not log_path.is_file():
         return []
     by_epoch = {}
-    for line in log_path.read_text().splitlines():
+    for line in read_text(log_path, "epoch log").splitlines():
         if line.strip():
             record = json.loads(line)
             by_epoch[record["epoch"]] = record

@@ -36,6 +36,7 @@ from pipeline.run_folder import (
     stage_dir,
     write_atomic,
 )
+from pipeline.textfile import read_json
 from pipeline.train.args import plan_stages, stage_args, stage_freeze
 from pipeline.train.augment import build_augmentations
 from pipeline.train.metrics import headline, read_epochs, timing_summary
@@ -148,7 +149,7 @@ def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
         totals = timing_summary([e for sr in runs for e in read_epochs(sr.epochs_log)])
         metrics = final_metrics(prepared, summaries, totals)
         if (run_dir / PSEUDO_COUNTS).is_file():  # what the teacher labelled in distill.unlabeled
-            metrics["teacher_labels"] = json.loads((run_dir / PSEUDO_COUNTS).read_text())
+            metrics["teacher_labels"] = read_json(run_dir / PSEUDO_COUNTS, "teacher label counts")
         if prepared.video_source:  # before metrics.json, so an interrupted demo is redone on resume
             from pipeline.video.run import run_video
 

@@ -11,8 +11,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import yaml
-
 from pipeline.errors import UserError
 from pipeline.recipe.schema import Stage
 from pipeline.run_folder import (
@@ -27,6 +25,7 @@ from pipeline.run_folder import (
     missing_stage_outputs,
     write_atomic,
 )
+from pipeline.textfile import read_json, read_text, read_yaml
 from pipeline.train.metrics import EpochTimer, read_epochs, timing_summary, validation_summary
 
 LOG = logging.getLogger("roadtune")
@@ -123,7 +122,7 @@ def _prepare_resume(stage_run: StageRun) -> str:
         return "ended"
     results = stage_run.folder / RESULTS_CSV
     if results.is_file():
-        header, *rows = results.read_text().splitlines(keepends=True)
+        header, *rows = read_text(results, "results file").splitlines(keepends=True)
         kept = [r for r in rows if float(r.split(",")[0]) <= epoch + 1]
         if len(kept) < len(rows):
             write_atomic(results, "".join([header, *kept]))
@@ -150,11 +149,12 @@ def _validator_of(trainer: Any, stage_run: StageRun) -> Any:
 def run_stage(stage_run: StageRun, names: dict[int, str], trainer_class: type | None = None) -> dict:
     """Train one stage (resuming from its last.pt if interrupted) and write its summary.json."""
     if stage_run.done():
-        return json.loads(stage_run.summary_path.read_text())
+        return read_json(stage_run.summary_path, "stage summary")
     LOG.info(f"stage {stage_run.stage.name}: {stage_run.stage.epochs} epochs from {stage_run.start_weights}, "
              f"{len(stage_run.frozen)} frozen layers")
     trainer = _train(stage_run, trainer_class)
-    args = trainer.args if trainer else SimpleNamespace(**yaml.safe_load((stage_run.folder / TRAIN_ARGS).read_text()))
+    saved_args = stage_run.folder / TRAIN_ARGS
+    args = trainer.args if trainer else SimpleNamespace(**read_yaml(saved_args, "train arguments file"))
     missing = missing_stage_outputs(stage_run.folder)
     if missing:
         raise UserError(f"stage {stage_run.stage.name}: Ultralytics finished but left no "

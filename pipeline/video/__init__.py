@@ -1,4 +1,4 @@
-"""Video demo (issue 7): annotated video, per-frame detections and tracks, FPS.
+"""Video demo: annotated video, per-frame detections and tracks, FPS.
 
 Importing this package imports nothing: the recipe schema takes :class:`pipeline.video.config.VideoConfig` alone,
 and the command line (:mod:`pipeline.video.cli`) the rest.

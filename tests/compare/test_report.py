@@ -219,8 +219,8 @@ def test_run_folders_compared_by_hand_get_their_differing_key(tmp_path):
 
 
 @pytest.mark.parametrize(("name", "text", "cause"), [
-    ("metrics.json", '{"map50_95": 0.3,', "JSONDecodeError"),
-    ("recipe.yaml", "task: detect\nmodel: [yolov8n.yaml\n", "ParserError"),
+    ("metrics.json", '{"map50_95": 0.3,', "not valid JSON (line 1"),
+    ("recipe.yaml", "task: detect\nmodel: [yolov8n.yaml\n", "malformed YAML"),
     ("recipe.yaml", "- a list\n", "not a mapping but list"),
     ("metrics.json", '{"map50_95": 0.3}', "missing frozen_layers, params_trainable, params_total"),
 ])

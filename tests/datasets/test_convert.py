@@ -397,3 +397,51 @@ def test_convert_check_preview_with_relative_paths(kitti, tmp_path, monkeypatch,
                 "--imgsz", "64"]) == 0
     grid = cv2.imread(str(tmp_path / "grid.jpg"))
     assert grid is not None and grid.shape[0] >= 64 and grid.std() > 0
+
+
+@pytest.fixture
+def kitti_classes_voc(tmp_path) -> Path:
+    """A VOC export of KITTI frames: class names `Car`, `Pedestrian`, `Cyclist` (1 car, 5 pedestrians, 5 cyclists)."""
+    src = tmp_path / "voc-kitti"
+    (src / "Annotations").mkdir(parents=True)
+    for i, names in enumerate([["Car", "Pedestrian", "Cyclist"], ["Pedestrian"] * 2 + ["Cyclist"] * 2,
+                               ["Pedestrian"] * 2 + ["Cyclist"] * 2]):
+        write_image(src / "JPEGImages" / f"{i:06d}.jpg")
+        objects = "".join(f"<object><name>{n}</name><bndbox><xmin>{11 + 20 * k}</xmin><ymin>11</ymin>"
+                          f"<xmax>{31 + 20 * k}</xmax><ymax>51</ymax></bndbox></object>" for k, n in enumerate(names))
+        (src / "Annotations" / f"{i:06d}.xml").write_text(
+            f"<annotation><filename>{i:06d}.jpg</filename>{objects}</annotation>")
+    return src
+
+
+def test_a_class_map_that_drops_nearly_everything_stops_naming_each_label(kitti_classes_voc, tmp_path, capsys):
+    """VOC's road map keeps `Car` (case-insensitively) but has no Pedestrian or Cyclist: 10 of 11 boxes dropped."""
+    out = tmp_path / "out"
+    assert run(["convert", "voc", kitti_classes_voc, "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "drops 10 of 11 annotations, more than 90%" in err and "nothing written" in err, err
+    for needle in ("not in the class map: Cyclist (5)", "not in the class map: Pedestrian (5)", "--classes all",
+                   "--classes YOUR_MAP.yaml", "--allow-unmapped"):
+        assert needle in err, (needle, err)
+    assert "Traceback" not in err and not out.exists()
+
+    assert run(["convert", "voc", kitti_classes_voc, "--out", out, "--allow-unmapped", "--val-fraction", "0.5"]) == 0
+    assert_rows(labels_of(out, "000000"), [[0, 20 / 200, 30 / 100, 20 / 200, 40 / 100]])  # `Car` is VOC's car (1-based)
+    assert labels_of(out, "000001") == [] and labels_of(out, "000002") == []
+    report = json.loads((out / "convert_report.json").read_text())
+    assert report["not_in_class_map"] == {"Cyclist": 5, "Pedestrian": 5}
+
+    assert run(["convert", "voc", kitti_classes_voc, "--out", tmp_path / "all", "--classes", "all"]) == 0
+    names = list(yaml.safe_load((tmp_path / "all" / "data.yaml").read_text())["names"].values())
+    assert names[-3:] == ["Car", "Cyclist", "Pedestrian"]
+    rows = [r for stem in ("000000", "000001", "000002") for r in labels_of(tmp_path / "all", stem)]
+    assert len(rows) == 11
+
+
+def test_class_map_matches_case_insensitively(kitti_classes_voc, tmp_path):
+    custom = tmp_path / "road.yaml"
+    custom.write_text("names: [car, pedestrian, cyclist]\nmap: {car: car, PEDESTRIAN: pedestrian, cyclist: cyclist}\n")
+    assert run(["convert", "voc", kitti_classes_voc, "--out", tmp_path / "out", "--classes", custom]) == 0
+    assert sorted(r[0] for r in labels_of(tmp_path / "out", "000000")) == [0, 1, 2]
+    custom.write_text("names: [car, truck]\nmap: {car: car, CAR: truck}\n")
+    assert run(["convert", "voc", kitti_classes_voc, "--out", tmp_path / "bad", "--classes", custom]) == 2

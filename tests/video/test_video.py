@@ -1,4 +1,4 @@
-"""Video demo (issue 7): real tiny model, real videos written with OpenCV, real outputs read back."""
+"""Video demo: real tiny model, real videos written with OpenCV, real outputs read back."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def result_detections(result) -> list[tuple[int, float, list[float]]]:
 
 
 def assert_same(a: list, b: list, frame: int) -> None:
-    """Same classes, confidences within 0.01, boxes within 0.5 px (the issue's equality rule)."""
+    """Same classes, confidences within 0.01, boxes within 0.5 px (the equality rule of the video benchmark)."""
     assert len(a) == len(b), f"frame {frame}: {len(a)} vs {len(b)} detections"
     for (ca, fa, ba), (cb, fb, bb) in zip(a, b):
         assert ca == cb and abs(fa - fb) <= 0.01, f"frame {frame}: {ca} {fa} vs {cb} {fb}"
