@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.datasets.synth import cache_root
-from pipeline.textfile import read_text
+from pipeline.textfile import MAX_ANNOTATION_BYTES, read_text
 
 PREDICT_BATCH = 16  # frames per teacher call: bounds memory on long videos
 FLOOR = 0.05  # the lowest confidence kept in the cache; a lower conf or ignore_conf lowers it
@@ -56,7 +56,7 @@ def _read_cache(path: Path) -> dict[str, dict[str, Any]]:
     """Frame name -> its record; a last line cut short by a kill is ignored (that frame is predicted again)."""
     records = {}
     if path.is_file():
-        for line in read_text(path, "teacher label cache").splitlines():
+        for line in read_text(path, "teacher label cache", MAX_ANNOTATION_BYTES).splitlines():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
