@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from pipeline.datasets.images import image_files
 from pipeline.datasets.resolve import Dataset
 from pipeline.distill.config import DistillConfig
 from pipeline.distill.frames import extract_frames
@@ -54,6 +55,20 @@ def count_labels(labels: Path, names: dict[int, str]) -> dict[str, Any]:
             "per_class": per_class}
 
 
+LABELED_SHARE = 0.4  # labeled_repeats: auto aims at this share of labelled images per epoch
+
+
+def resolve_repeats(repeats: int | str, labelled: int, frames: int) -> int:
+    """`labeled_repeats` as a number: `auto` makes the labelled images about LABELED_SHARE of an epoch.
+
+    >>> resolve_repeats("auto", 150, 724), resolve_repeats("auto", 300, 30000), resolve_repeats(2, 150, 724)
+    (3, 67, 2)
+    """
+    if not isinstance(repeats, str):
+        return repeats
+    return max(1, round(LABELED_SHARE * frames / ((1 - LABELED_SHARE) * max(labelled, 1))))
+
+
 def merged_data_yaml(dataset: Dataset, pseudo_images: Path, path: Path, labeled_repeats: int = 1) -> Path:
     """The dataset's YAML with the pseudo-labelled frames added to `train` (the labelled folders listed
     `labeled_repeats` times: Ultralytics keeps every listed image); absolute paths, `val` unchanged."""
@@ -81,9 +96,11 @@ def build_pseudo_set(folder: Path, teacher: Path, cfg: DistillConfig, sources: l
     shutil.copyfile(cache, folder / PSEUDO_PREDICTIONS)  # the run keeps what its teacher said
     thresholds = class_thresholds(cfg.conf, teacher, dataset.yaml_path, size, dataset.names, folder / TEACHER_VAL)
     ignored = write_labels(predicted["boxes"], thresholds, cfg.ignore_conf, folder / "images", folder / "labels")
-    merged_data_yaml(dataset, folder / "images", folder / PSEUDO_DATA, cfg.labeled_repeats)
+    labelled = sum(len(image_files(d)) for d in dataset.split_dirs("train"))
+    repeats = resolve_repeats(cfg.labeled_repeats, labelled, len(frames))
+    merged_data_yaml(dataset, folder / "images", folder / PSEUDO_DATA, repeats)
     counts = {"teacher": str(teacher), "conf": cfg.conf, "ignore_conf": cfg.ignore_conf,
-              "labeled_repeats": cfg.labeled_repeats,
+              "labeled_repeats": repeats, "labelled_frames": labelled,
               "thresholds": {dataset.names[i]: t for i, t in thresholds.items()}, "teacher_imgsz": size,
               "every_n_frames": cfg.every_n_frames, "sources": [str(s) for s in sources],
               **count_labels(folder / "labels", dataset.names), "ignored_boxes": ignored,
