@@ -1,4 +1,4 @@
-"""README's sweep and comparison commands, typed from the repo root."""
+"""The sweep and comparison commands of README and docs/sweeps.md, typed from the repo root."""
 
 from __future__ import annotations
 
