@@ -25,7 +25,7 @@ def shared_path(relative: str) -> Path:
     """A path in ../shared, or skip the test with the reason when that material is not on this machine."""
     path = SHARED / relative
     if not path.exists():
-        pytest.skip(f"real material not present: {path} (see README, 'Real data')")
+        pytest.skip(f"real material not present: {path} (see docs/datasets.md, 'Real data')")
     return path
 
 
@@ -108,7 +108,8 @@ def tiny_train() -> dict:
     return {"epochs": 1, "imgsz": 64, "batch": 8, "workers": 0, "plots": False, "seed": 0}
 
 
-# README's commands as a user types them (tests/acceptance): a fresh copy of the repo with ../shared beside it.
+# The commands of README and docs/ as a user types them (tests/acceptance): a fresh copy of the repo with ../shared
+# beside it.
 # The fixtures live here, not in a conftest.py of their own: pytest imports every conftest.py as module `conftest`,
 # and a second one would shadow this one for the tests that import its helpers.
 SHARED_NEEDED = ("data/kitti_mini", "data/kitti_pool", "data/gtsrb_mini", "weights/yolov5n_coco_state_dict.pt",
@@ -144,8 +145,8 @@ def user_repo(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def official_weights(tmp_path_factory) -> Path:
     """Stand-ins for the official yolov8n.pt and yolov8n-seg.pt, which are not available offline: the same
-    architectures (COCO's 80 classes, untrained), saved as Ultralytics checkpoints where README says to put them
-    ($ROADTUNE_WEIGHTS).
+    architectures (COCO's 80 classes, untrained), saved as Ultralytics checkpoints where docs/recipes.md says to put
+    them ($ROADTUNE_WEIGHTS).
     """
     from pipeline.recipe.models import build_model, save_checkpoint
 

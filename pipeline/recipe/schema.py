@@ -55,7 +55,7 @@ class Stage(Strict):
 
 
 class Recipe(Strict):
-    """A whole experiment. See README "Recipe reference" for every key."""
+    """A whole experiment. See docs/recipes.md, "Recipe reference", for every key."""
 
     name: str = Field(pattern=FOLDER_NAME, description="run folder name: runs/<name>/<timestamp>")
     task: Literal["detect", "segment", "classify"] = Field(description="detect, segment or classify")

@@ -1,4 +1,4 @@
-"""Typing README's commands in a shell from the root of the user's copy of the repo, and reading what they print."""
+"""Typing the commands of README and docs/ in a shell from the root of a user's copy of the repo; reading output."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def needs_shared(repo: Path, *items: str) -> None:
     """Skip with the reason when ../shared lacks the real material a command uses."""
     for item in items:
         if not (repo.parent / "shared" / item).exists():
-            pytest.skip(f"real material not present: ../shared/{item} (see README, 'Real data')")
+            pytest.skip(f"real material not present: ../shared/{item} (see docs/datasets.md, 'Real data')")
 
 
 def kill_after_first_epoch(repo: Path, command: str, env: dict[str, str], epochs_log: str) -> Path:

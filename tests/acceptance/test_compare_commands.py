@@ -1,4 +1,4 @@
-"""README's sweep and comparison commands, typed from the repo root."""
+"""The sweep and comparison commands of README and docs/sweeps.md, typed from the repo root."""
 
 from __future__ import annotations
 
@@ -46,3 +46,21 @@ def test_advise_on_kitti(user_repo):
     out = type_command(user_repo, "python -m pipeline.compare --advise recipes/freeze-sweep-kitti.yaml",
                        env=user_env(ROADTUNE_WEIGHTS="../shared/weights"))
     assert "freeze" in out
+
+
+def test_the_example_report_is_made_again_by_its_commands(user_repo):
+    """docs/example-report/README.md's two commands, on a shrunk grid: the report they write replaces the committed
+    one with the same columns."""
+    needs_shared(user_repo, "data/kitti_mini", "weights/yolov5n_coco_state_dict.pt")
+    committed = pd.read_csv(user_repo / "docs/example-report/report.csv")
+    out = type_command(user_repo, "ROADTUNE_WEIGHTS=../shared/weights python -m pipeline.run "
+                       "recipes/freeze-sweep-kitti.yaml", f"{TINY} --set sweep.freeze=[none,all-but-head] "
+                       "--set sweep.repeats=1")
+    sweep = printed(out, "sweep folder")
+    typed = "python -m pipeline.compare runs/freeze-sweep-kitti/20261204-044912 --out docs/example-report --no-links"
+    type_command(user_repo, typed.replace("runs/freeze-sweep-kitti/20261204-044912", sweep))
+    report = pd.read_csv(user_repo / "docs/example-report/report.csv")
+    assert list(report.columns) == list(committed.columns)
+    assert list(report["freeze"]) == ["none", "all-but-head"] and set(report["dataset"]) == {"kitti_mini/data.yaml"}
+    markdown = (user_repo / "docs/example-report/report.md").read_text()
+    assert sweep in markdown and f"]({sweep}" not in markdown and "](../../runs" not in markdown

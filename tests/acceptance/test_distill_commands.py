@@ -1,4 +1,4 @@
-"""README's distillation commands: a teacher trained in the run, and a teacher given as a run folder."""
+"""The distillation commands of README and docs/: a teacher trained in the run, and a teacher given as a run folder."""
 
 from __future__ import annotations
 

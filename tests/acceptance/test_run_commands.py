@@ -1,4 +1,4 @@
-"""README's run commands (Quickstart, Running recipes, Real data, classification), typed from the repo root."""
+"""The run commands of README and docs/ (quickstart, recipes, real data, classification), typed from the repo root."""
 
 from __future__ import annotations
 

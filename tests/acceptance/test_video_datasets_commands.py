@@ -1,4 +1,4 @@
-"""README's video demo and dataset commands, typed from the repo root with relative paths."""
+"""The video demo and dataset commands of README and docs/, typed from the repo root with relative paths."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from pipeline.compare.__main__ import main as compare_main
 from pipeline.compare.plots import accuracy_vs_cost
 from pipeline.compare.report import build_report
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "example-report"
 CLASSES = ["car", "truck", "pedestrian", "traffic_sign", "traffic_light"]
 DEPTHS = {"none": 0, "backbone": 10, "all-but-head": 22}
 TRAINABLE = {0: 3_011_807, 10: 1_739_151, 22: 752_287}
@@ -140,10 +141,28 @@ def test_delta_against_none_is_signed_positive_is_better(tmp_path):
     assert list(report["map_lost_pts"]) == [0.0, -2.0, 1.0]  # the CSV keeps its column: lost points
     table = pd.DataFrame([[c.strip() for c in row.split("|")[1:-1]] for row in markdown.splitlines()
                           if row.startswith("| yolov8n")])
-    header = [c.strip() for c in next(r for r in markdown.splitlines() if r.startswith("| model")).split("|")[1:-1]]
-    table.columns = header
+    table.columns = table_header(markdown)
     assert list(table["Δ mAP50-95 vs none (pts)"]) == ["0.0", "+2.0", "-1.0"]
     assert "mAP lost" not in markdown
+
+
+def table_header(markdown: str) -> list[str]:
+    """The column names of the report's first points table."""
+    return [c.strip() for c in next(r for r in markdown.splitlines() if r.startswith("| model")).split("|")[1:-1]]
+
+
+def test_the_committed_example_report_has_the_columns_compare_writes_today(tmp_path):
+    """docs/example-report was made by pipeline.compare on a 3-depth, 3-seed freeze sweep: the same layout written
+    here must give the same report.csv columns and the same table header, else the example is stale."""
+    example = pd.read_csv(EXAMPLE / "report.csv")
+    depths = ["none", "backbone", "all-but-head"]
+    sweep = write_sweep(tmp_path / "sweep", {"freeze": depths}, {
+        f"{i}-freeze-{f}-s{s}": (recipe(f, seed=s), {**metrics(0.05 - i / 100, f), "memory_kind": kind})
+        for i, (f, kind) in enumerate(zip(depths, example["memory_kind"])) for s in range(3)}, repeats=3)
+    report, markdown = report_of([sweep], tmp_path / "out", "--no-links")
+    assert list(report.columns) == list(example.columns), "regenerate docs/example-report (its README has the command)"
+    assert table_header(markdown) == table_header((EXAMPLE / "report.md").read_text())
+    assert list(example["freeze"]) == depths
 
 
 def test_versions_table_lists_runs_without_a_git_commit(tmp_path):
