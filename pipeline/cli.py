@@ -1,4 +1,4 @@
-"""The ``roadtune`` console script: ``roadtune run|compare|video|export|datasets ...``, same as ``python -m pipeline.X``."""
+"""The ``roadtune`` console script: ``roadtune run|compare|video|export|datasets ...``, as ``python -m pipeline.X``."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ PSEUDO_DATA = "data.yaml"  # in PSEUDO
 PSEUDO_COUNTS_FILE = "counts.json"  # in PSEUDO: written last, so it marks a complete labelling
 PSEUDO_COUNTS = f"{PSEUDO}/{PSEUDO_COUNTS_FILE}"
 VIDEO = "video"  # the recipe's video demo
-EXPORT = "export"  # python -m pipeline.export (or the recipe's `export:`): one folder per format, export/<format>[-int8]
+EXPORT = "export"  # python -m pipeline.export (or the recipe's `export:`): export/<format>[-int8], one per format
 EXPORT_JSON = "export.json"  # in an export/<format> folder: written last, beside the artifact, when it is complete
 LOCK = ".lock"
 # a stage folder, stages/<stage>/: Ultralytics' output (weights/, results.csv, args.yaml) and roadtune's beside it

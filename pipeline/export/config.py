@@ -68,7 +68,8 @@ def setup_problems(cfg: ExportConfig, cuda: bool) -> list[str]:
             continue
         # TensorRT engines are built from an ONNX export, so they need the onnx packages too
         needs = (ENGINE_REQUIREMENTS if fmt == "engine" else []) + (INT8_REQUIREMENTS.get(fmt, []) if cfg.int8 else [])
-        if not installed("onnx" if fmt == "engine" else fmt, cuda) or needs and not check_requirements(needs, install=False):
+        runtime = installed("onnx" if fmt == "engine" else fmt, cuda)
+        if not runtime or needs and not check_requirements(needs, install=False):
             problems.append(f"format {fmt}{' int8' if cfg.int8 else ''}: needs packages that are not installed: "
                             f"{INSTALL_HINT}" + (" and pip install tensorrt" if fmt == "engine" else ""))
     return problems

@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.checkpoints import read_checkpoint
 from pipeline.errors import UserError
@@ -38,6 +39,10 @@ from pipeline.run_folder import (
     write_atomic,
 )
 
+if TYPE_CHECKING:
+    from pipeline.recipe.preflight import Prepared
+
+LOG = logging.getLogger("roadtune")
 DEFAULT_IMGSZ = 640  # Ultralytics' default (cfg/default.yaml), for a recipe that sets no train.imgsz
 
 
@@ -50,6 +55,12 @@ class Target:
     data: Path  # the resolved dataset YAML (an image-folder root for classify)
     task: str
     imgsz: int
+
+
+def train_imgsz(train: dict[str, Any]) -> int:
+    """The size the run trained at (the longer side of an [h, w] pair): the default export size."""
+    size = train.get("imgsz", DEFAULT_IMGSZ)
+    return max(size) if isinstance(size, list) else int(size)
 
 
 def target_of(run_dir: Path, data: Path | None, imgsz: int | None) -> Target:
@@ -71,9 +82,16 @@ def target_of(run_dir: Path, data: Path | None, imgsz: int | None) -> Target:
     if not data.exists():
         raise UserError(f"{run_dir}: dataset {data} not found: the accuracy after export (and int8 calibration) "
                         "needs its val split (give it with --data)")
-    train_size = recipe.get("train", {}).get("imgsz", DEFAULT_IMGSZ)
-    size = imgsz or (max(train_size) if isinstance(train_size, list) else int(train_size))
+    size = imgsz or train_imgsz(recipe.get("train", {}))
     return Target(run_dir.resolve(), weights, resolve_dataset(data).yaml_path, recipe["task"], size)
+
+
+def export_final_weights(prepared: Prepared, run_dir: Path, weights: Path) -> list[Path]:
+    """The recipe's `export:` section, run on the final weights before the run is marked finished."""
+    cfg = prepared.recipe.export
+    size = cfg.imgsz or train_imgsz(prepared.recipe.train)
+    target = Target(run_dir.resolve(), weights, prepared.dataset.yaml_path, prepared.recipe.task, size)
+    return export_run(target, cfg, say=LOG.info)
 
 
 def plan(folders: list[Path], cfg: ExportConfig, data: Path | None = None,
