@@ -98,8 +98,8 @@ def teacher_lines(rows: pd.DataFrame) -> list[str]:
         if student["format"] not in teachers.index:
             continue
         teacher = teachers.loc[student["format"]]
-        lost = (teacher["score"] - student["score"]) * 100
-        lines.append(f"student {student['point']}: {-lost:+.1f} points vs teacher at "
+        change = round((student["score"] - teacher["score"]) * 100, 1) + 0.0  # + 0.0: no "-0.0"
+        lines.append(f"student {student['point']}: {change:+.1f} points vs teacher at "
                      f"{teacher['latency_ms'] / student['latency_ms']:.1f}× lower latency on {student['runtime']}")
     return lines
 

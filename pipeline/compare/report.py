@@ -53,7 +53,7 @@ PROBE_SHOWN = [("probe batch", "probe_batch", 0), ("images/s @ default batch (pr
 TITLE = "Run comparison"
 DEPLOYED = ("**Deployed** (python -m pipeline.export): latency at batch 1 (median and p90 over the timed calls, "
             "pre- and post-processing included), images/s at the export's larger batch, accuracy after export on "
-            "the val split and its change against the PyTorch best.pt at the same imgsz")
+            "the val split and its change against the PyTorch weights at the same imgsz")
 SKIPPED = f"Skipped (unfinished, no {METRICS}, or unreadable)"
 
 
