@@ -124,6 +124,6 @@ def _openvino_precision() -> str | None:
     try:
         import openvino as ov
 
-        return str(ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT"))
+        return ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
     except Exception:  # noqa: BLE001 - not installed, or a build without the CPU plugin: nothing to record
         return None
