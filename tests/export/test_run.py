@@ -82,3 +82,16 @@ def test_bad_input_exits_2_and_writes_nothing(run_dir, tmp_path, capsys, case, m
 def test_missing_package_names_the_install_line(run_dir, capsys):
     assert export_main([str(run_dir), "--format", "openvino", "--int8"]) == 2
     assert 'pip install "roadtune[export]"' in capsys.readouterr().err
+
+
+def test_a_sweep_exports_each_finished_point(run_dir, tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    finished, unfinished = _copy(run_dir, sweep / "points" / "a"), _copy(run_dir, sweep / "points" / "b")
+    (unfinished / "metrics.json").unlink()
+    (sweep / "sweep.json").write_text("{}")
+    assert export_main([str(sweep), "--throughput-batch", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped (unfinished point)" in out and "points/b" in out
+    record = json.loads((finished / "export" / "onnx" / "export.json").read_text())
+    assert record["weights"] == str(next(finished.glob("stages/*/weights/best.pt")))
+    assert not (unfinished / "export").exists()
