@@ -49,7 +49,7 @@ def figures(name: str, r: dict) -> str:
 
 def ultralytics_benchmark(weights: Path, data: str, imgsz: int, fmt: str, work: Path) -> float:
     """benchmark()'s inference ms/image for `fmt` on a copy of `weights` (it exports beside its input)."""
-    from ultralytics.utils.benchmarks import benchmark
+    from pipeline.ultralytics_api import benchmark
 
     copy = Path(shutil.copy2(weights, work / f"{fmt}-{weights.name}"))
     os.chdir(work)  # benchmark() appends to ./benchmarks.log

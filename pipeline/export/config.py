@@ -4,6 +4,7 @@ schema imports it cheaply. What a format needs on this machine (packages, a CUDA
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -14,7 +15,6 @@ MIN_TIMED_CALLS = 50  # a median and a p90 of fewer calls move by more than the 
 # What Ultralytics 8.4.190's exporter checks for beyond the runtime itself (video.backend.REQUIREMENTS), written as it
 # checks them: we check first with install=False, because it would otherwise pip-install them halfway through.
 INT8_REQUIREMENTS: dict[str, list[str]] = {"openvino": ["nncf>=2.14.0"]}
-ENGINE_REQUIREMENTS = ["tensorrt>7.0.0,!=10.1.0"]
 
 
 class ExportConfig(BaseModel):
@@ -66,9 +66,10 @@ def setup_problems(cfg: ExportConfig, cuda: bool) -> list[str]:
             problems.append("format engine: TensorRT builds and runs only on a CUDA GPU and this machine has none "
                             "(export onnx or openvino here, or engine on the target GPU)")
             continue
-        # TensorRT engines are built from an ONNX export, so they need the onnx packages too
-        needs = (ENGINE_REQUIREMENTS if fmt == "engine" else []) + (INT8_REQUIREMENTS.get(fmt, []) if cfg.int8 else [])
-        runtime = installed("onnx" if fmt == "engine" else fmt, cuda)
+        # TensorRT engines are built from an ONNX export, so they need the onnx packages too; its wheel's name
+        # depends on the CUDA version (tensorrt-cu12...), its module does not
+        needs = INT8_REQUIREMENTS.get(fmt, []) if cfg.int8 else []
+        runtime = installed("onnx" if fmt == "engine" else fmt, cuda) and (fmt != "engine" or find_spec("tensorrt"))
         if not runtime or needs and not check_requirements(needs, install=False):
             problems.append(f"format {fmt}{' int8' if cfg.int8 else ''}: needs packages that are not installed: "
                             f"{INSTALL_HINT}" + (" and pip install tensorrt" if fmt == "engine" else ""))

@@ -129,7 +129,7 @@ def _measured(model_file: Path, target: Target, cfg: ExportConfig, frames: list,
     predict = {"imgsz": target.imgsz, "device": device}
     return {"latency_ms": measure.latency(model, frames, cfg.batch, cfg.runs, cfg.warmup, **predict),
             "throughput": measure.throughput(model, frames, cfg.throughput_batch, **predict),
-            "accuracy": measure.accuracy(YOLO(model_file, task=target.task), target.data, target.imgsz, device, work)}
+            "accuracy": measure.accuracy(model, target.data, target.imgsz, device, work)}
 
 
 def export_run(target: Target, cfg: ExportConfig, overwrite: bool = False,
