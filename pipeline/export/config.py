@@ -9,8 +9,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline.video.backend import INSTALL_HINT, installed
+
 Format = Literal["onnx", "openvino", "engine"]
-INSTALL_HINT = 'pip install "roadtune[export]"'
 MIN_TIMED_CALLS = 50  # a median and a p90 of fewer calls move by more than the 10 % two runs must agree within
 # What Ultralytics 8.4.190's exporter checks for beyond the runtime itself (video.backend.REQUIREMENTS), written as it
 # checks them: we check first with install=False, because it would otherwise pip-install them halfway through.
@@ -58,7 +59,6 @@ class ExportConfig(BaseModel):
 def setup_problems(cfg: ExportConfig, cuda: bool) -> list[str]:
     """What keeps these exports from running on this machine: a format without its device or its packages."""
     from pipeline.ultralytics_api import check_requirements
-    from pipeline.video.backend import installed
 
     problems = []
     for fmt in cfg.format:
