@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", default="onnx", help="comma-separated: onnx, openvino, engine (default onnx)")
     parser.add_argument("--int8", action="store_true", help=fields["int8"].description)
     parser.add_argument("--half", action="store_true", help=fields["half"].description)
-    parser.add_argument("--imgsz", type=int, help=fields["imgsz"].description)
+    parser.add_argument("--imgsz", type=int, help="export and inference size (default: the run's train.imgsz)")
     parser.add_argument("--batch", type=int, default=1, help="batch of the latency measurement (default 1)")
     parser.add_argument("--throughput-batch", type=int, default=8, help="batch of the images/s measurement (default 8)")
     parser.add_argument("--runs", type=int, default=fields["runs"].default, help="timed calls (default 50, >= 50)")
