@@ -1,4 +1,4 @@
-"""The ``roadtune`` console script: ``roadtune run|compare|video|datasets ...``, same as ``python -m pipeline.X``."""
+"""The ``roadtune`` console script: ``roadtune run|compare|video|export|datasets ...``, as ``python -m pipeline.X``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ SUBCOMMANDS = {
     "compare": ("pipeline.compare.__main__",
                 "compare finished runs and sweeps in one report, or --advise a freeze depth"),
     "video": ("pipeline.video.__main__", "annotated video, per-frame detections and tracks, and FPS for a model"),
+    "export": ("pipeline.export.__main__",
+               "export a run's final weights (ONNX, OpenVINO, TensorRT) and measure latency and accuracy after export"),
     "datasets": ("pipeline.datasets.__main__", "convert datasets to YOLO format, check them, preview augmentations"),
 }
 

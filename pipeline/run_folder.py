@@ -6,6 +6,7 @@ A run folder is ``runs/<name>/<YYYYmmdd-HHMMSS>/`` holding ``recipe.yaml``, ``en
 which is how a resume knows what is left to do; a finished run folder is read-only to every command.
 A sweep folder is a run folder holding ``sweep.json``, one run folder per point under ``points/`` and the report
 (with ``--probe-batch`` also ``probe.json`` and the probe trainings in ``probe/``).
+``export/`` is the one folder a command writes into a finished run: the exported models and their measurements.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ PSEUDO_COUNTS = f"{PSEUDO}/{PSEUDO_COUNTS_FILE}"
 PSEUDO_PREDICTIONS = "predictions.jsonl"  # in PSEUDO: every teacher box above the floor, with its confidence
 TEACHER_VAL = "teacher-val"  # in PSEUDO: the teacher's validation that sets per-class thresholds (conf: f1)
 VIDEO = "video"  # the recipe's video demo
+EXPORT = "export"  # python -m pipeline.export (or the recipe's `export:`): export/<format>[-int8], one per format
+EXPORT_JSON = "export.json"  # in an export/<format> folder: written last, beside the artifact, when it is complete
 LOCK = ".lock"
 # a stage folder, stages/<stage>/: Ultralytics' output (weights/, results.csv, args.yaml) and roadtune's beside it
 WEIGHTS = "weights"

@@ -83,6 +83,8 @@ REEXPORTS: dict[str, tuple[str, str]] = {
     "check_requirements": ("ultralytics.utils.checks", "check_requirements"),
     # teacher labels: the box filter Ultralytics smooths F1 curves with before picking a confidence. 8.4.190
     "smooth": ("ultralytics.utils.metrics", "smooth"),
+    # benchmarks/export.py: Ultralytics' own export benchmark, the figure roadtune's latency is checked against. 8.4.190
+    "benchmark": ("ultralytics.utils.benchmarks", "benchmark"),
     # video outputs: Ultralytics' numbered-path rule (name, name2, ...). checked on 8.4.190
     "increment_path": ("ultralytics.utils.files", "increment_path"),
 }
@@ -146,5 +148,9 @@ CONTRACT: dict[str, str] = {
     "probe.batch_loop": "_do_train: OOM halves batch_size in epoch 1, on_train_batch_end per batch, mosaic closes "
                         "at epochs - close_mosaic; device set before on_pretrain_routine_start (compare.probe)",
     "video.export_requirements": "exporter checks the onnx/openvino packages of video.backend.REQUIREMENTS",
+    "export.int8": "exporter: quantize=8/16 sets the precision; int8 calibrates on args.split, OpenVINO int8 checks "
+                   "INT8_REQUIREMENTS (pipeline.export.artifact, export.config)",
+    "export.measured_keys": "Results.speed holds preprocess/inference/postprocess ms per image; val metrics' "
+                            "results_dict holds measure.ACCURACY_KEYS (pipeline.export.measure)",
     "video.compile_model_keywords": "OpenVINOBackend keeps compile_model as a functools.partial (video.backend)",
 }

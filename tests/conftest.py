@@ -90,6 +90,21 @@ def teacher_pt(tmp_path_factory, synth_data) -> Path:
     return project / "t" / "weights" / "best.pt"
 
 
+@pytest.fixture(scope="session")
+def exported_run(tmp_path_factory, synth_yaml) -> Path:
+    """A finished 1-epoch run whose recipe exports its final weights to ONNX (export/onnx/export.json)."""
+    from pipeline.run import main as run_main
+
+    folder = tmp_path_factory.mktemp("exported")
+    recipe = folder / "r.yaml"
+    train = {"epochs": 1, "imgsz": 64, "batch": 8, "workers": 0, "plots": False, "seed": 0}
+    recipe.write_text(yaml.safe_dump({"name": "x", "task": "detect", "model": "yolov8n.yaml", "data": str(synth_yaml),
+                                      "train": train, "export": {"format": "onnx", "throughput_batch": 2}}))
+    assert run_main([str(recipe), "--runs-dir", str(folder / "runs")]) == 0
+    (found,) = (folder / "runs" / "x").iterdir()
+    return found
+
+
 @pytest.fixture
 def write_recipe(tmp_path):
     """Write a recipe dict as YAML in tmp_path and return its path."""

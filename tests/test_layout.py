@@ -13,7 +13,8 @@ import pipeline.run_folder as run_folder
 
 PACKAGE = REPO / "pipeline"
 # a folder name is only looked for where a path is joined (`x / "stages"`): "stages" is also a recipe key
-FOLDERS = {v for v in (run_folder.STAGES, run_folder.PSEUDO, run_folder.POINTS, run_folder.VIDEO)}
+FOLDERS = {v for v in (run_folder.STAGES, run_folder.PSEUDO, run_folder.POINTS, run_folder.VIDEO,
+                                     run_folder.EXPORT)}
 # other folders' own names that happen to equal a run folder's: the video demo's output folder, a dataset's yaml
 OWNED_ELSEWHERE = {("video/outputs.py", "summary.json"), ("datasets", "data.yaml"), ("distill/pseudo.py", "data.yaml")}
 

@@ -271,6 +271,28 @@ def probe_export_requirements(tmp_path: Path) -> None:
         assert need in text, need
 
 
+def probe_export_int8(tmp_path: Path) -> None:
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+    from ultralytics.engine.exporter import Exporter
+
+    from pipeline.export.config import INT8_REQUIREMENTS
+
+    assert "quantize" in DEFAULT_CFG_DICT and "split" in DEFAULT_CFG_DICT
+    assert 'split = self.args.split or "val"' in _source(Exporter.get_int8_calibration_dataloader)
+    text = _source(inspect.getmodule(Exporter))
+    assert all(need in text for need in INT8_REQUIREMENTS["openvino"]), INT8_REQUIREMENTS
+
+
+def probe_measured_keys(tmp_path: Path) -> None:
+    from ultralytics.engine.predictor import BasePredictor
+    from ultralytics.utils.metrics import ClassifyMetrics, SegmentMetrics
+
+    from pipeline.export.measure import ACCURACY_KEYS, STAGES
+
+    assert set(ACCURACY_KEYS) <= set(SegmentMetrics().keys) | set(ClassifyMetrics().keys)
+    assert all(f'"{stage}": profilers' in _source(BasePredictor.stream_inference) for stage in STAGES)
+
+
 def probe_compile_model_keywords(tmp_path: Path) -> None:
     from ultralytics.nn.backends import openvino
 
@@ -307,6 +329,7 @@ PROBES = {
     "distill.f1_curves": probe_f1_curves, "distill.train_imgsz": probe_train_imgsz,
     "video.export_requirements": probe_export_requirements,
     "video.compile_model_keywords": probe_compile_model_keywords,
+    "export.int8": probe_export_int8, "export.measured_keys": probe_measured_keys,
 }
 
 

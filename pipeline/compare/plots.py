@@ -84,6 +84,23 @@ def accuracy_vs_cost(points: pd.DataFrame, score: str = "map50_95", label: str =
     return fig
 
 
+def accuracy_vs_latency(rows: pd.DataFrame, label: str = "mAP50-95") -> plt.Figure:
+    """Accuracy after export against deployed latency (batch 1, median), one marker per point and format; the
+    Pareto front (the most accurate model for its latency) is marked."""
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for fmt, group in rows.groupby("format", sort=True):
+        ax.scatter(group["latency_ms"], group["score"], label=fmt)
+    front = rows[pareto_front(rows["latency_ms"], rows["score"])].sort_values("latency_ms")
+    ax.plot(front["latency_ms"], front["score"], "-", color="tab:red", label="Pareto front")
+    for x, y, name in zip(rows["latency_ms"], rows["score"], rows["point"]):
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set(xlabel="deployed latency at batch 1 (ms, median)", ylabel=f"{label} after export",
+           title="Accuracy vs deployed latency")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
 def per_class_heatmap(points: pd.DataFrame, per_class: pd.DataFrame, label: str = "mAP50-95",
                       axes: Sequence[str] = ()) -> plt.Figure:
     """Per-class `label` by point (rows, named by swept values) and class (columns); blank where no value."""
@@ -104,8 +121,8 @@ def per_class_heatmap(points: pd.DataFrame, per_class: pd.DataFrame, label: str 
 
 
 def all_plots(points: pd.DataFrame, per_class: pd.DataFrame, score: str = "map50_95", label: str = "mAP50-95",
-              axes: Sequence[str] = ()) -> dict[str, bytes]:
-    """Every figure of one comparison as PNG bytes, by file stem."""
+              axes: Sequence[str] = (), deployed: pd.DataFrame | None = None) -> dict[str, bytes]:
+    """Every figure of one comparison as PNG bytes, by file stem (accuracy vs deployed latency with exports)."""
     memory_kind = "GPU" if (points["memory_kind"] == "cuda").all() else "RSS"
     figures = {
         "map-vs-depth": by_depth(points, score, label, f"{label} vs freeze depth", axes),
@@ -115,4 +132,6 @@ def all_plots(points: pd.DataFrame, per_class: pd.DataFrame, score: str = "map50
         "accuracy-vs-cost": accuracy_vs_cost(points, score, label, axes),
         "per-class-ap": per_class_heatmap(points, per_class, label, axes),
     }
+    if deployed is not None and not deployed.empty:
+        figures["accuracy-vs-latency"] = accuracy_vs_latency(deployed, label)
     return {name: _png(fig) for name, fig in figures.items()}

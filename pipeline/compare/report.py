@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.compare.plots import all_plots
+from pipeline.compare.deployed import (
+    csv_columns,
+    deployed_rows,
+    deployed_table,
+    read_exports,
+    teacher_lines,
+    teacher_run,
+)
+from pipeline.compare.plots import all_plots, point_labels
 from pipeline.compare.recommend import recommendations, score_floor
 from pipeline.compare.results import (
     FIGURES,
@@ -43,6 +51,9 @@ CSV_COLUMNS = ["task", "dataset", "model", "weights", "freeze", "frozen_layers",
 PROBE_SHOWN = [("probe batch", "probe_batch", 0), ("images/s @ default batch (probe)", "probe_default_images_per_s", 1),
                ("images/s @ probe batch", "probe_images_per_s", 1)]
 TITLE = "Run comparison"
+DEPLOYED = ("**Deployed** (python -m pipeline.export): latency at batch 1 (median and p90 over the timed calls, "
+            "pre- and post-processing included), images/s at the export's larger batch, accuracy after export on "
+            "the val split and its change against the PyTorch weights at the same imgsz")
 SKIPPED = f"Skipped (unfinished, no {METRICS}, or unreadable)"
 
 
@@ -57,6 +68,7 @@ class Comparison:
     recommendations: list[str]
     axes: dict[str, list[str]] = field(default_factory=dict)  # swept key -> its values, reference first
     plots: dict[str, bytes] = field(default_factory=dict)
+    deployed: pd.DataFrame = field(default_factory=pd.DataFrame)  # per point and exported format (pipeline.export)
 
 
 @dataclass
@@ -91,12 +103,20 @@ def build_report(folders: list[Path], tolerance: float = 1.0, skip_incomplete: b
     for (task, dataset), group in runs.groupby(["task", "dataset"], sort=True):
         score, label = score_of(task)
         axes = find_axes(group, collected.grid)
-        points = with_probe(points_table(group, score, axes), collected.probes)
+        points = with_exports(with_probe(points_table(group, score, axes), collected.probes))
         per_class = per_class_table(group)
+        deployed = deployed_rows(points, score, point_labels(points, list(axes)))
         recs = recommendations(points, axes, tolerance, score, label, score_floor(score, len(per_class.columns)))
-        plots = all_plots(points, per_class, score, label, list(axes)) if with_plots else {}
-        comparisons.append(Comparison(task, dataset, points, per_class, recs, axes, plots))
+        recs += teacher_lines(deployed)
+        plots = all_plots(points, per_class, score, label, list(axes), deployed) if with_plots else {}
+        comparisons.append(Comparison(task, dataset, points, per_class, recs, axes, plots, deployed))
     return Report(comparisons, collected, environments(runs), folders, tolerance)
+
+
+def with_exports(points: pd.DataFrame) -> pd.DataFrame:
+    """Each point's exports (its first run's export/, see pipeline.export) and its teacher's run folder, if any."""
+    return points.assign(exports=points["run_dirs"].map(lambda dirs: read_exports(Path(dirs[0]))),
+                         teacher_dir=points["values"].map(lambda v: teacher_run(v.get("distill.teacher"))))
 
 
 def _cell(mean: float, std: float, digits: int) -> str:
@@ -213,7 +233,9 @@ def write_csv(report: Report, out: Path, links: bool) -> Path:
     swept = list(dict.fromkeys(k for c in report.comparisons for k in axis_columns(c.axes)))
     table = pd.concat(frames)
     probed = [c for c in PROBE_FIGURES.values() if c in table]
-    table[[*CSV_COLUMNS[:5], *swept, *CSV_COLUMNS[5:], *probed]].to_csv(out / REPORT_CSV, index=False)
+    exported = pd.concat([csv_columns(c.points, score_of(c.task)[0]) for c in report.comparisons])
+    table = pd.concat([table[[*CSV_COLUMNS[:5], *swept, *CSV_COLUMNS[5:], *probed]], exported], axis=1)
+    table.to_csv(out / REPORT_CSV, index=False)
     return out / REPORT_CSV
 
 
@@ -228,6 +250,8 @@ def write_markdown(report: Report, out: Path, images: dict[str, str], links: boo
         lines += ["", f"## {c.task} on {c.dataset}", "", _md(display_table(c, out, "md", links)),
                   "", "**Recommendation** (a measured result of these runs):", ""]
         lines += [f"- {r}" for r in c.recommendations] + [""]
+        if not c.deployed.empty:
+            lines += [DEPLOYED, "", _md(deployed_table(c.deployed, score_of(c.task)[1])), ""]
         lines += [f"![{name}]({images[f'{c.task}/{c.dataset}/{name}']})" for name in c.plots]
     if report.collected.failed:
         lines += ["", "## Failed points", "", _md(_failed(report, out, "md", links))]
@@ -261,7 +285,11 @@ def write_html(report: Report, out: Path, links: bool) -> Path:
         body += [f"<h2>{html.escape(c.task)} on {html.escape(c.dataset)}</h2>",
                  display_table(c, out, "html", links).to_html(index=False, escape=False),
                  "<div class='rec'><b>Recommendation</b> (a measured result of these runs):<ul>"]
-        body += [f"<li>{_markup(r)}</li>" for r in c.recommendations] + ["</ul></div><div>"]
+        body += [f"<li>{_markup(r)}</li>" for r in c.recommendations] + ["</ul></div>"]
+        if not c.deployed.empty:
+            body += [f"<p>{_markup(DEPLOYED)}</p>",
+                     deployed_table(c.deployed, score_of(c.task)[1]).to_html(index=False)]
+        body.append("<div>")
         body += [f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
                  for name, png in c.plots.items()] + ["</div>"]
     if report.collected.failed:

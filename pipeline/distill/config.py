@@ -58,7 +58,7 @@ class DistillConfig(BaseModel):
         "uncertain: their pixels are painted grey so the student learns neither object nor background there; "
         "null: an uncertain box is background")
     labeled_repeats: int | Literal["auto"] = Field(
-        1, description="`unlabeled`: the labelled train images appear this many times per epoch, so a large pool "
+        "auto", description="`unlabeled`: the labelled train images appear this many times per epoch, so a large pool "
         "does not drown the true labels; `auto`: as many times as make them about 40% of an epoch's images (3 for "
         "150 labelled and 724 unlabelled frames, the best of docs/distillation.md)")
     teacher_imgsz: int | None = Field(

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from pipeline.datasets.resolve import Dataset, has_segment_labels, resolve_dataset
 from pipeline.distill.teacher import Teacher, check_unlabeled, prepare_teacher
 from pipeline.errors import UserError
+from pipeline.export.config import setup_problems as export_setup_problems
 from pipeline.recipe.freeze import FreezePlan, freeze_plan, resolve_freeze
 from pipeline.recipe.models import (
     Transfer,
@@ -166,6 +168,8 @@ def prepare(recipe: Recipe, base: Path, problems: list[str] | None = None) -> Pr
         problems.append(f"video.source: video file not found: {video_source}")
     if recipe.video and recipe.task == "classify":
         problems.append("video: the video demo draws boxes and masks; a classify model has none (remove `video`)")
+    if recipe.export:
+        problems += [f"export: {p}" for p in export_setup_problems(recipe.export, torch.cuda.is_available())]
     data_problem = _data_problem(recipe, dataset, data_path) if dataset else None
     problems += [data_problem] if data_problem else []
     if dataset and not problems:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline.distill.config import DistillConfig, DistillWeights
 from pipeline.errors import UserError
+from pipeline.export.config import ExportConfig
 from pipeline.recipe.overrides import apply_overrides
 from pipeline.recipe.train_args import MAX_EPOCHS, check_train_args
 from pipeline.textfile import read_yaml
@@ -69,6 +70,7 @@ class Recipe(Strict):
     distill: DistillConfig | None = Field(None, description="distillation from a teacher")
     sweep: dict[str, Any] | None = Field(None, description="grid over recipe keys")
     video: VideoConfig | None = Field(None, description="run the video demo on the final weights")
+    export: ExportConfig | None = Field(None, description="export and measure the final weights when the run ends")
 
     _name_is_plain = field_validator("name")(_plain_folder_name)
 

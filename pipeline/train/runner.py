@@ -154,6 +154,10 @@ def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
             from pipeline.video.run import run_video
 
             run_video(runs[-1].best, prepared.video_source, run_dir / VIDEO, prepared.recipe.video)
+        if prepared.recipe.export:  # also before metrics.json; a format exported before a resume is kept
+            from pipeline.export.run import export_final_weights
+
+            export_final_weights(prepared, run_dir, runs[-1].best)
         write_atomic(run_dir / METRICS, json.dumps(metrics, indent=2))
         LOG.info(f"run finished: {run_dir} ({headline(metrics)})")
         return metrics

@@ -19,7 +19,7 @@ from pipeline.checkpoints import read_checkpoint
 from pipeline.errors import UserError
 from pipeline.video.config import VideoConfig
 
-INSTALL_HINT = "pip install roadtune[export]"
+INSTALL_HINT = 'pip install "roadtune[export]"'  # quoted: zsh reads [export] as a glob
 SUPPORTED_TASKS = ("detect", "segment")
 # The packages Ultralytics 8.4.190's exporter and AutoBackend check for, written the way they check them: we
 # check first with install=False, because Ultralytics would otherwise try to pip-install them at export time.
