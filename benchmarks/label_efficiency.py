@@ -42,9 +42,9 @@ POOL = SHARED / "data" / "kitti_pool" / "images" / "train"
 HEADLINE = "pseudo-f1-rep3"  # the best teacher-labelled variant of the full labelled set: the fraction curve's
 VARIANTS = {
     "plain": [],
-    "pseudo-025": ["distill.conf=0.25"],
-    "pseudo-f1": ["distill.conf=f1"],
-    "pseudo-f1-ignore": ["distill.conf=f1", "distill.ignore_conf=0.05"],
+    "pseudo-025": ["distill.conf=0.25", "distill.labeled_repeats=1"],
+    "pseudo-f1": ["distill.conf=f1", "distill.labeled_repeats=1"],
+    "pseudo-f1-ignore": ["distill.conf=f1", "distill.ignore_conf=0.05", "distill.labeled_repeats=1"],
     "pseudo-f1-rep3": ["distill.conf=f1", "distill.labeled_repeats=3"],
     "pseudo-f1-ignore-rep3": ["distill.conf=f1", "distill.ignore_conf=0.05", "distill.labeled_repeats=3"],
     "upper": [],
@@ -143,7 +143,8 @@ def print_table(results: dict[str, list[dict[str, float]]], teacher: float) -> N
         gains = " / ".join(f"{100 * (s - p):+.1f}" for s, p in zip(scores, plain)) if name != "plain" else ""
         closed, base = "", statistics.mean(plain) if plain else None
         if upper is not None and base is not None and name not in ("plain", "upper"):
-            closed = f"{100 * (statistics.mean(scores) - base) / (upper - base):.0f}%"
+            closed = (f"{100 * (statistics.mean(scores) - base) / (upper - base):.0f}%" if upper - base >= 0.01 else
+                      "n/a: upper within 1 point of plain")
         print(f"| {name} | {statistics.mean(scores):.4f} ± {std:.4f} | {' / '.join(f'{s:.4f}' for s in scores)} | "
               f"{gains} | {rows[0]['batches']} | {rows[0]['images_seen']} | "
               f"{statistics.median(r['per_batch_s'] for r in rows):.3f} | {closed} |")
@@ -187,6 +188,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--only", nargs="+", choices=tuple(VARIANTS), help="run only these variants")
     parser.add_argument("--fractions", nargs="+", type=float, default=[1.0],
                         help="labelled fractions to run (1: the full labelled set, all variants)")
+    parser.add_argument("--no-train", action="store_true", help="tabulate the finished runs of --work, train none")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "bench-label-efficiency")
     return parser.parse_args()
 
@@ -199,7 +201,8 @@ def main() -> None:
     teacher_recipe, student = write_recipes(work, opts)
     if not opts.teacher:
         opts.teacher = work / "teacher"
-        run(teacher_recipe, opts.teacher, [])
+        if not opts.no_train:
+            run(teacher_recipe, opts.teacher, [])
     print(f"work folder {work}\nteacher {opts.teacher}", flush=True)
     variants = [v for v in VARIANTS if not opts.only or v in opts.only]
     results: dict[str, list[dict[str, float]]] = {}
@@ -210,10 +213,13 @@ def main() -> None:
             data, teacher = labelled_subset(work, fraction), opts.teacher
             if fraction < 1:  # the teacher knows only the labelled frames the student has
                 teacher = work / f"teacher-L{int(fraction * 100)}"
-                run(teacher_recipe, teacher, [f"data={data}"])
+                if not opts.no_train:
+                    run(teacher_recipe, teacher, [f"data={data}"])
             for name in (variants if fraction == 1.0 else ["plain", HEADLINE]):
                 label = name if fraction == 1.0 else f"{name}@L{int(fraction * 100)}%"
                 folder = work / f"{label.replace('@', '-').replace('%', '')}-{seed}"
+                if opts.no_train and not (folder / "metrics.json").is_file():
+                    continue
                 run(student, folder, [*student_sets(name, data, teacher, opts), f"train.seed={seed}"])
                 folders.append(folder)
                 results.setdefault(label, []).append(row(folder))
