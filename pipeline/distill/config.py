@@ -51,7 +51,7 @@ class DistillConfig(BaseModel):
         "(cached in <run>/pseudo); the student trains on the labelled data plus these frames, val stays as is")
     every_n_frames: int = Field(10, ge=1, description="videos in `unlabeled`: keep one frame in this many")
     conf: float | Literal["f1"] = Field(
-        "f1", description="`unlabeled`: the teacher's boxes at or above this confidence become labels; `f1`: per "
+        0.25, description="`unlabeled`: the teacher's boxes at or above this confidence become labels; `f1`: per "
         "class, the confidence where the teacher's F1 on the dataset's val split peaks (docs/distillation.md)")
     ignore_conf: float | None = Field(
         None, gt=0, lt=1, description="`unlabeled`: boxes from this confidence up to the label threshold are "
