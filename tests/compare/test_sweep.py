@@ -120,13 +120,17 @@ def test_rerun_and_resume_run_only_the_missing_points(sweep, recipe, tmp_path, c
 
 @pytest.mark.slow
 def test_failing_point_is_recorded_and_the_others_finish(tmp_path):
-    # nbs 0 passes the recipe checks (an integer) and fails in the point's trainer (Ultralytics: nbs >= 1).
-    recipe = sweep_recipe(tmp_path, {"train.nbs": [0, 64]}, name="failing")
+    # batch 1 at 32 px passes every recipe check and fails in the point's trainer: the 1x1 coarsest feature map of
+    # a single image leaves BatchNorm one value per channel (torch: "Expected more than 1 value per channel")
+    recipe = sweep_recipe(tmp_path, {"train.batch": [1, 8]}, name="failing")
+    spec = yaml.safe_load(recipe.read_text())
+    spec["train"] = {**spec["train"], "imgsz": 32}
+    recipe.write_text(yaml.safe_dump(spec, sort_keys=False))
     assert run_sweep(recipe, [], runs_dir=tmp_path / "runs", devices="cpu,cpu") == 1
     (folder,) = (tmp_path / "runs" / "failing").iterdir()
-    status = json.loads((folder / "points" / "0-nbs-0-s0" / "status.json").read_text())
-    assert status["returncode"] != 0 and "nbs" in status["error"] and status["device"] == "cpu"
-    assert (folder / "points" / "1-nbs-64-s0" / "metrics.json").is_file()
+    status = json.loads((folder / "points" / "0-batch-1-s0" / "status.json").read_text())
+    assert status["returncode"] != 0 and "value per channel" in status["error"] and status["device"] == "cpu"
+    assert (folder / "points" / "1-batch-8-s0" / "metrics.json").is_file()
     report = pd.read_csv(folder / "report.csv")
     assert len(report) == 1 and report.loc[0, "epochs"] == 1
     markdown = (folder / "report.md").read_text()

@@ -39,7 +39,8 @@ from pipeline.recipe.models import build_model, save_checkpoint  # noqa: E402
 from pipeline.run import main as run_main  # noqa: E402
 
 CLASSIFY_KEYS = {
-    "top1", "top5", "precision", "recall", "per_class", "epochs", "train_time_s", "time_per_epoch_s", "images_per_s",
+    "top1", "top5", "precision", "recall", "per_class", "epochs", "batches", "images_seen", "time_per_batch_s",
+    "train_time_s", "time_per_epoch_s", "images_per_s",
     "peak_memory_mb", "memory_kind", "inference_ms_per_image", "params_total", "params_trainable", "params_frozen",
     "frozen_layers", "stages",
 }

@@ -16,6 +16,8 @@ import torch
 import yaml
 from conftest import REPO, copy_shared_dataset, shared_path
 
+from pipeline.datasets.images import image_files
+from pipeline.datasets.resolve import resolve_dataset
 from pipeline.recipe.freeze import freeze_plan, resolve_freeze
 from pipeline.recipe.models import build_model, save_checkpoint
 from pipeline.run import main as run_main
@@ -67,7 +69,7 @@ def test_frozen_layers_bit_identical_trainable_changed(tmp_path, synth_yaml, tin
     plan = freeze_plan(model, resolve_freeze("backbone", model))
     assert (metrics["params_trainable"], metrics["params_frozen"]) == (plan.params_trainable, plan.params_frozen)
     assert metrics["frozen_layers"] == 10 and metrics["epochs"] == 2
-    train_images = len(list((synth_yaml.parent / "images" / "train").iterdir()))
+    train_images = sum(len(image_files(d)) for d in resolve_dataset(synth_yaml).split_dirs("train"))
     batches_per_epoch = -(-train_images // tiny_train["batch"])  # Ultralytics keeps the last partial batch
     assert metrics["batches"] == 2 * batches_per_epoch and metrics["images_seen"] == 2 * train_images
     assert metrics["stages"][0]["batches"] == metrics["batches"] and metrics["time_per_batch_s"] > 0
