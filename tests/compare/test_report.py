@@ -157,7 +157,8 @@ def test_the_committed_example_report_has_the_columns_compare_writes_today(tmp_p
     example = pd.read_csv(EXAMPLE / "report.csv")
     depths = ["none", "backbone", "all-but-head"]
     sweep = write_sweep(tmp_path / "sweep", {"freeze": depths}, {
-        f"{i}-freeze-{f}-s{s}": (recipe(f, seed=s), {**metrics(0.05 - i / 100, f), "memory_kind": kind})
+        f"{i}-freeze-{f}-s{s}": (recipe(f, seed=s), {**metrics(0.05 - i / 100, f), "memory_kind": kind,
+                                                   "batches": 100, "images_seen": 1500})
         for i, (f, kind) in enumerate(zip(depths, example["memory_kind"])) for s in range(3)}, repeats=3)
     report, markdown = report_of([sweep], tmp_path / "out", "--no-links")
     assert list(report.columns) == list(example.columns), "regenerate docs/example-report (its README has the command)"
