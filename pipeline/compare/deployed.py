@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.compare.results import read_file
+from pipeline.compare.tables import number
 from pipeline.run_folder import EXPORT, EXPORT_JSON, STAGES, WEIGHTS, is_finished
 
 EXPORT_KEYS = ("latency_ms", "throughput", "size_mb", "accuracy", "accuracy_delta_pts", "machine")
@@ -81,9 +82,8 @@ def deployed_table(rows: pd.DataFrame, label: str) -> pd.DataFrame:
     """The report's deployed table: figures formatted, the accuracy after export and its change against PyTorch."""
     table = pd.DataFrame({"point": rows["point"] + rows["role"].map(lambda r: f" ({r})" if r else "")})
     for name, column, digits in SHOWN:
-        table[name] = rows[column] if digits is None else rows[column].map(
-            lambda v, d=digits: "" if pd.isna(v) else f"{v:.{d}f}")
-    table[f"{label} after export"] = rows["score"].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
+        table[name] = rows[column] if digits is None else rows[column].map(lambda v, d=digits: number(v, d))
+    table[f"{label} after export"] = rows["score"].map(lambda v: number(v, 4))
     table["Δ vs PyTorch (pts)"] = rows["delta_pts"].map(lambda v: "" if pd.isna(v) else f"{v:+.2f}")
     return table
 

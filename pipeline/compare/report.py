@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,9 +34,9 @@ from pipeline.compare.results import (
     per_class_table,
     points_table,
     score_of,
-    shown_value,
     with_probe,
 )
+from pipeline.compare.tables import display_table, escaped, folder_links
 from pipeline.run_folder import METRICS, PROBE_JSON, REPORT_CSV, REPORT_HTML, REPORT_MD
 
 # Swept keys (other than freeze) go after "freeze"; map_lost_pts keeps its name and sign (lost = positive) for
@@ -47,9 +46,6 @@ CSV_COLUMNS = ["task", "dataset", "model", "weights", "freeze", "frozen_layers",
                "memory_saved_pct", "run_dirs"]
 
 
-# the probe's columns (pipeline.compare.probe): name, points column, digits
-PROBE_SHOWN = [("probe batch", "probe_batch", 0), ("images/s @ default batch (probe)", "probe_default_images_per_s", 1),
-               ("images/s @ probe batch", "probe_images_per_s", 1)]
 TITLE = "Run comparison"
 DEPLOYED = ("**Deployed** (python -m pipeline.export): latency at batch 1 (median and p90 over the timed calls, "
             "pre- and post-processing included), images/s at the export's larger batch, accuracy after export on "
@@ -119,77 +115,6 @@ def with_exports(points: pd.DataFrame) -> pd.DataFrame:
                          teacher_dir=points["values"].map(lambda v: teacher_run(v.get("distill.teacher"))))
 
 
-def _cell(mean: float, std: float, digits: int) -> str:
-    if pd.isna(mean):
-        return ""
-    return f"{mean:.{digits}f}" + ("" if pd.isna(std) else f" ± {std:.{digits}f}")
-
-
-def _links(run_dirs: list[Path], out: Path, fmt: str, links: bool) -> str:
-    """Links from the report in `out` to the run folders (`fmt` md, html or csv), or the folder names alone."""
-    rel = [(Path(p).name, Path(os.path.relpath(p, out)).as_posix()) for p in run_dirs]
-    if fmt == "html":
-        rel = [(html.escape(name), html.escape(target)) for name, target in rel]
-    if not links:
-        return " ".join(name for name, _ in rel)
-    if fmt == "md":
-        return " ".join(f"[{name}]({target})" for name, target in rel)
-    if fmt == "csv":
-        return ";".join(target for _, target in rel)
-    return " ".join(f'<a href="{target}/">{name}</a>' for name, target in rel)
-
-
-def _escaped(table: pd.DataFrame, fmt: str) -> pd.DataFrame:
-    """Cells escaped for HTML (written with escape=False so the link cells stay links)."""
-    return table.astype(str).map(html.escape) if fmt == "html" else table
-
-
-def _deltas(points: pd.DataFrame, label: str) -> dict[str, pd.Series]:
-    """The delta columns against `freeze: none`, signed so that positive is better (more accuracy, less cost)."""
-    columns = {f"Δ {label} vs none (pts)": -points["map_lost_pts"], "time saved %": points["time_saved_pct"],
-               "memory saved %": points["memory_saved_pct"]}
-    return {name: col.map(_signed) for name, col in columns.items()}
-
-
-def _signed(value: float) -> str:
-    """One decimal with its sign; zero (also a rounded -0.04) without one."""
-    if pd.isna(value):
-        return ""
-    return "0.0" if round(value, 1) == 0 else f"{value:+.1f}"
-
-
-def display_table(c: Comparison, out: Path, fmt: str, links: bool) -> pd.DataFrame:
-    """The human table of one comparison: swept values, formatted mean ± std, deltas, links to the run folders."""
-    points = c.points
-    kinds = points["memory_kind"].map({"cuda": "GPU", "rss": "RSS"}).fillna("?")
-    memory = f"peak memory MB ({kinds.iloc[0]})" if kinds.nunique() == 1 else "peak memory MB"
-    table = pd.DataFrame({
-        "model": points["model"] + points["weights"].map(lambda w: f" ← {w}" if w else ""),
-        "freeze": points["freeze"],
-        **{k: points[k].map(lambda v, k=k: shown_value(k, v)) for k in axis_columns(c.axes)},
-        "frozen layers": points["frozen_layers"],
-        "trainable params": points["params_trainable"].map("{:,}".format), "runs": points["n"]})
-    for name, col, digits in [("mAP50", "map50", 4), ("mAP50-95", "map50_95", 4), ("mask mAP50-95", "mask_map50_95", 4),
-                              ("top-1", "top1", 4), ("top-5", "top5", 4),
-                              ("precision", "precision", 3), ("recall", "recall", 3), ("epochs", "epochs", 0),
-                              ("batches", "batches", 0), ("images seen", "images_seen", 0),
-                              ("s/epoch", "time_per_epoch_s", 1), ("images/s", "images_per_s", 1),
-                              (memory, "peak_memory_mb", 0), ("inference ms/img", "inference_ms_per_image", 1)]:
-        if points[col].notna().any():
-            table[name] = [_cell(m, s, digits) for m, s in zip(points[col], points[f"{col}_std"])]
-    if kinds.nunique() > 1:
-        table[memory] += " " + kinds
-    if "probe_batch" in points:  # --probe-batch: beside the full runs' images/s, the probe's at both batches
-        at = table.columns.get_loc("images/s") + 1 if "images/s" in table else len(table.columns)
-        for i, (name, col, digits) in enumerate(PROBE_SHOWN):
-            table.insert(at + i, name, points[col].map(lambda v, d=digits: "" if pd.isna(v) else f"{v:.{d}f}"))
-    if points["freeze"].nunique() > 1:  # without a freeze axis every point is its own `freeze: none` reference
-        table = table.assign(**_deltas(points, score_of(c.task)[1]))
-    table = _escaped(table, fmt)
-    table["run folders"] = [_links(dirs, out, fmt, links) for dirs in points["run_dirs"]]
-    return table
-
-
 def _header(report: Report, links: bool) -> list[tuple[str, str]]:
     """What the report says about where it comes from, as (label, text) pairs."""
     sources = ", ".join(str(s) for s in report.sources)
@@ -216,8 +141,8 @@ def _header(report: Report, links: bool) -> list[tuple[str, str]]:
 def _failed(report: Report, out: Path, fmt: str, links: bool) -> pd.DataFrame:
     """The failed points with their errors and folders."""
     failed = pd.DataFrame([{"point": f["run"], "error": f["error"]} for f in report.collected.failed])
-    failed = _escaped(failed, fmt)
-    failed["run folder"] = [_links([f["run_dir"]], out, fmt, links) for f in report.collected.failed]
+    failed = escaped(failed, fmt)
+    failed["run folder"] = [folder_links([f["run_dir"]], out, fmt, links) for f in report.collected.failed]
     return failed
 
 
@@ -228,7 +153,7 @@ def _skipped(report: Report) -> list[str]:
 
 def write_csv(report: Report, out: Path, links: bool) -> Path:
     """report.csv: one row per point and comparison, raw numbers, means and stds over repeats."""
-    frames = [c.points.assign(run_dirs=c.points["run_dirs"].map(lambda ds: _links(ds, out, "csv", links)))
+    frames = [c.points.assign(run_dirs=c.points["run_dirs"].map(lambda ds: folder_links(ds, out, "csv", links)))
               for c in report.comparisons]
     swept = list(dict.fromkeys(k for c in report.comparisons for k in axis_columns(c.axes)))
     table = pd.concat(frames)
@@ -247,7 +172,7 @@ def write_markdown(report: Report, out: Path, images: dict[str, str], links: boo
     """report.md: header, one section per comparison (table, recommendation, plots), failures, environments."""
     lines = [f"# {TITLE}", ""] + [f"- **{k}:** {v}" for k, v in _header(report, links)]
     for c in report.comparisons:
-        lines += ["", f"## {c.task} on {c.dataset}", "", _md(display_table(c, out, "md", links)),
+        lines += ["", f"## {c.task} on {c.dataset}", "", _md(display_table(c.points, c.axes, c.task, out, "md", links)),
                   "", "**Recommendation** (a measured result of these runs):", ""]
         lines += [f"- {r}" for r in c.recommendations] + [""]
         if not c.deployed.empty:
@@ -283,7 +208,7 @@ def write_html(report: Report, out: Path, links: bool) -> Path:
     body.append("</ul>")
     for c in report.comparisons:
         body += [f"<h2>{html.escape(c.task)} on {html.escape(c.dataset)}</h2>",
-                 display_table(c, out, "html", links).to_html(index=False, escape=False),
+                 display_table(c.points, c.axes, c.task, out, "html", links).to_html(index=False, escape=False),
                  "<div class='rec'><b>Recommendation</b> (a measured result of these runs):<ul>"]
         body += [f"<li>{_markup(r)}</li>" for r in c.recommendations] + ["</ul></div>"]
         if not c.deployed.empty:
