@@ -65,6 +65,13 @@ def _read_cache(path: Path) -> dict[str, dict[str, Any]]:
     return records
 
 
+def _ends_with_newline(path: Path) -> bool:
+    """Whether a non-empty file's last byte is a newline (read alone: the cache of a long pool is large)."""
+    with path.open("rb") as fh:
+        fh.seek(-1, 2)
+        return fh.read(1) == b"\n"
+
+
 def predict_frames(teacher: Path, frames: list[Path], imgsz: Any, floor: float, cache: Path) -> dict[str, Any]:
     """The teacher's boxes (>= `floor`) of every frame, from `cache` where there, predicted and appended otherwise;
     also the seconds the teacher took over all frames (as recorded when each was predicted)."""
@@ -78,7 +85,7 @@ def predict_frames(teacher: Path, frames: list[Path], imgsz: Any, floor: float, 
         model = YOLO(str(teacher))
         cache.parent.mkdir(parents=True, exist_ok=True)
         with cache.open("a") as out:
-            if out.tell() and not cache.read_bytes().endswith(b"\n"):
+            if out.tell() and not _ends_with_newline(cache):
                 out.write("\n")  # a line cut short by a kill stays a line of its own, skipped when read
             for start in TQDM(range(0, len(todo), PREDICT_BATCH), desc=f"teacher labels {len(todo)} frames"):
                 chunk = todo[start:start + PREDICT_BATCH]
