@@ -59,7 +59,7 @@ def freeze_table(opts: argparse.Namespace, work: Path) -> list[dict]:
 
 
 def probe_table(opts: argparse.Namespace, work: Path) -> dict:
-    """pipeline.compare.probe on the freeze table's three depths (same data, weights and settings): probe.json."""
+    """pipeline.sweep.probe on the freeze table's three depths (same data, weights and settings): probe.json."""
     if opts.device == "cpu":  # the probe measures GPU memory; pipeline.run --probe-batch refuses the CPU
         print("probe: skipped on the CPU")
         return {}
@@ -69,7 +69,7 @@ def probe_table(opts: argparse.Namespace, work: Path) -> dict:
         "data": str(opts.data), "sweep": {"freeze": list(DEPTHS)},
         "train": {"epochs": opts.epochs, "imgsz": opts.imgsz, "batch": opts.batch, "workers": opts.workers,
                   "device": opts.device, "plots": False, "seed": 0}}))
-    code = (f"from pathlib import Path; from pipeline.compare.sweep import probe_recipe; "
+    code = (f"from pathlib import Path; from pipeline.sweep.run import probe_recipe; "
             f"probe_recipe(Path({str(recipe)!r}), Path({str(work / 'probe-sweep')!r}))")
     wall = timed([sys.executable, "-c", code], work / "probe.log")
     probe = json.loads((work / "probe-sweep" / "probe.json").read_text())

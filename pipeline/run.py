@@ -31,8 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--probe-batch", action="store_true",
                         help="sweeps: per freeze depth, the largest batch that fits in the GPU memory `freeze: none` "
                              f"needs at the recipe's batch, and its images/s ({PROBE_JSON}, shown in the report)")
-    parser.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)  # exact folder, used by sweep executors
-    parser.add_argument("--wait-for-go", action="store_true", help=argparse.SUPPRESS)  # pre-started sweep point
     return parser
 
 
@@ -52,7 +50,7 @@ _CONSOLE = _StdoutHandler()
 _CONSOLE.setFormatter(logging.Formatter("roadtune: %(message)s"))
 
 
-def _setup_console_log() -> None:
+def setup_console_log() -> None:
     """roadtune's log lines on stdout."""
     if _CONSOLE not in LOG.handlers:
         LOG.addHandler(_CONSOLE)
@@ -104,24 +102,13 @@ def report_finished(metrics: dict, run_dir: Path) -> None:
           f"{headline(metrics)}  trainable params {metrics['params_trainable']:,}  time {metrics['train_time_s']} s")
 
 
-def _wait_for_go() -> bool:
-    """A sweep point started ahead of its turn (pipeline.compare.executors.sequential): import what a run needs,
-    then wait for `go` on stdin; False when the sweep ended first (stdin closed): nothing is touched then."""
-    import pipeline.recipe.preflight  # noqa: F401  (these imports are the start-up the wait takes off the point)
-    import pipeline.train.runner  # noqa: F401
-
-    return sys.stdin.readline().strip() == "go"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Validate the recipe (all errors at once, exit 2), then run it into a new run folder."""
     args = build_parser().parse_args(argv)
     from pipeline.bootstrap import bootstrap
 
     bootstrap()
-    if args.wait_for_go and not _wait_for_go():
-        return 0
-    _setup_console_log()
+    setup_console_log()
     if args.resume:
         return _resume(args)
     if args.recipe is None:
@@ -129,28 +116,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.recipe.overrides import cli_paths_absolute
     from pipeline.recipe.preflight import prepare
     from pipeline.recipe.schema import load_recipe
-    from pipeline.run_folder import create_run_dir, refuse_finished, shown
+    from pipeline.run_folder import create_run_dir, shown
     from pipeline.train.runner import start_run
 
     overrides = cli_paths_absolute(args.overrides)
     runs_dir = args.runs_dir.expanduser().resolve()  # Ultralytics gets absolute paths only (see train.args.stage_args)
     recipe, base, problems = load_recipe(args.recipe, overrides)
     if recipe.sweep:
-        from pipeline.compare.sweep import run_sweep
+        from pipeline.sweep.run import run_sweep
 
         return run_sweep(args.recipe, overrides, runs_dir=runs_dir, dry_run=args.dry_run,
                          devices=args.devices, ray_address=args.ray, problems=problems, probe=args.probe_batch)
     if args.probe_batch:
         raise UserError("--probe-batch measures the freeze depths of a sweep: give a sweep recipe (with a `sweep:` "
                         "section) or --resume SWEEP_DIR")
-    if args.run_dir:
-        refuse_finished(args.run_dir)
     prepared = prepare(recipe, base, problems)
     if args.dry_run:
         print_plan(prepared)
         return 0
-    run_dir = args.run_dir.resolve() if args.run_dir else create_run_dir(runs_dir, recipe.name)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = create_run_dir(runs_dir, recipe.name)
     print(f"run folder: {shown(run_dir)}")
     report_finished(start_run(prepared, run_dir), run_dir)
     return 0
@@ -162,8 +146,8 @@ def _resume(args: argparse.Namespace) -> int:
         given = " and ".join(x for x, on in (("a recipe file", args.recipe), ("--set", args.overrides)) if on)
         raise UserError(f"--resume continues a run with the recipe it was started with; {given} cannot change it "
                         "(start a new run instead)")
-    from pipeline.compare.sweep import run_sweep
     from pipeline.run_folder import is_sweep_dir
+    from pipeline.sweep.run import run_sweep
 
     run_dir = args.resume.expanduser().resolve()
     if is_sweep_dir(run_dir):

@@ -146,7 +146,7 @@ CONTRACT: dict[str, str] = {
     "distill.train_imgsz": "YOLO(checkpoint).overrides['imgsz'] is the size it was trained at "
                            "(pipeline.distill.teacher_labels)",
     "probe.batch_loop": "_do_train: OOM halves batch_size in epoch 1, on_train_batch_end per batch, mosaic closes "
-                        "at epochs - close_mosaic; device set before on_pretrain_routine_start (compare.probe)",
+                        "at epochs - close_mosaic; device set before on_pretrain_routine_start (sweep.probe)",
     "video.export_requirements": "exporter checks the onnx/openvino packages of video.backend.REQUIREMENTS",
     "export.int8": "exporter: quantize=8/16 sets the precision; int8 calibrates on args.split, OpenVINO int8 checks "
                    "INT8_REQUIREMENTS (pipeline.export.artifact, export.config)",

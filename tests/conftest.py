@@ -47,6 +47,13 @@ def write_synth_yaml(folder: Path, train: int = 16, val: int = 8, width: int = 1
     return path
 
 
+def point_folder(recipe: Path, run_dir: Path) -> list[str]:
+    """`recipe` copied into `run_dir` as a sweep point's recipe.yaml; the command that runs that point."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "recipe.yaml").write_text(recipe.read_text())
+    return [sys.executable, "-m", "pipeline.sweep.worker", str(run_dir)]
+
+
 def distill_recipe(synth_yaml: Path, teacher: str, **distill) -> dict:
     """A 1-epoch, 64 px detect student recipe on `synth_yaml` distilled from `teacher`."""
     return {"name": "kd", "task": "detect", "model": "yolov8n.yaml", "data": str(synth_yaml),

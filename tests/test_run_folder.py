@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, point_folder
 
 from pipeline.run import main as run_main
 from pipeline.run_folder import LOCK, create_run_dir, hold
+from pipeline.sweep.worker import main as worker_main
 
 
 @pytest.fixture
@@ -59,8 +60,7 @@ def test_resume_with_a_recipe_or_set_is_an_error(interrupted_run, capsys, extra)
 def test_a_finished_run_is_read_only_to_every_flag(interrupted_run, capsys):
     (interrupted_run / "metrics.json").write_text(json.dumps({"epochs": 1}))
     before = {p.name: p.read_bytes() for p in interrupted_run.iterdir()}
-    recipe = interrupted_run / "recipe.yaml"
-    assert run_main([str(recipe), "--run-dir", str(interrupted_run)]) == 2
+    assert worker_main([str(interrupted_run)]) == 2
     assert "finished run and is never written again" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in interrupted_run.iterdir()} == before
 
@@ -118,8 +118,8 @@ def _state(pid: int) -> str:
 
 
 def _killed_after_first_epoch(run_dir: Path, recipe: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.run", str(recipe), "--run-dir", str(run_dir)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(point_folder(recipe, run_dir), cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     epochs_log, deadline = run_dir / "stages/train/epochs.jsonl", time.time() + 240
     while not (epochs_log.is_file() and epochs_log.read_text().count("\n") >= 1) and proc.poll() is None:
         assert time.time() < deadline, "first epoch never finished"

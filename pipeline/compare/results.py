@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
-from pipeline.compare.grid import SweepConfig
 from pipeline.errors import UserError
+from pipeline.recipe.sweep import SweepConfig
 from pipeline.run_folder import ENV, METRICS, POINT_STATUS, POINTS, PROBE_JSON, RECIPE, SWEEP_MARKER, is_sweep_dir
 from pipeline.textfile import read_json, read_yaml
 from pipeline.train.args import stage_freeze
@@ -30,7 +30,7 @@ SCORES = {"classify": ("top1", "top-1 accuracy")}  # what a comparison ranks poi
 ENV_KEYS = ["roadtune", "ultralytics", "torch", "python", "device", "device_kind", "cpu_count", "git_commit"]
 SHOWN_AXES = {"freeze", "model", "weights"}  # swept keys the tables already show in columns of their own
 NOT_AXES = {"name", "sweep", "train.seed"}  # recipe keys that never make points differ (seeds make repeats)
-# probe.json's figures of a point (pipeline.compare.probe) -> the points table's column
+# probe.json's figures of a point (pipeline.sweep.probe) -> the points table's column
 PROBE_FIGURES = {"probe_batch": "probe_batch", "default_images_per_s": "probe_default_images_per_s",
                  "probe_images_per_s": "probe_images_per_s"}
 

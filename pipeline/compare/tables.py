@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipeline.compare.results import axis_columns, score_of, shown_value
 
-# the probe's columns (pipeline.compare.probe): name, points column, digits
+# the probe's columns (pipeline.sweep.probe): name, points column, digits
 PROBE_SHOWN = [("probe batch", "probe_batch", 0), ("images/s @ default batch (probe)", "probe_default_images_per_s", 1),
                ("images/s @ probe batch", "probe_images_per_s", 1)]
 

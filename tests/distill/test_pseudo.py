@@ -41,8 +41,9 @@ def pseudo_run(tmp_path_factory, synth_yaml, synth_data, teacher_pt) -> tuple[Pa
                              conf=1e-4)  # the 1-epoch teacher is not confident of anything yet
     path = folder / "recipe.yaml"
     path.write_text(json.dumps(recipe))
-    assert main([str(path), "--run-dir", str(folder / "run")]) == 0
-    return folder / "run", folder
+    assert main([str(path), "--runs-dir", str(folder / "runs")]) == 0
+    (run,) = (folder / "runs").glob("*/*")
+    return run, folder
 
 
 @pytest.mark.slow

@@ -195,8 +195,9 @@ def native_run(tmp_path_factory, synth_yaml) -> Path:
     recipe = distill_recipe(synth_yaml, "yolov8s.yaml", method="native", teacher_train={"epochs": 1})
     path = folder / "recipe.yaml"
     path.write_text(json.dumps(recipe))
-    assert main([str(path), "--run-dir", str(folder / "run")]) == 0
-    return folder / "run"
+    assert main([str(path), "--runs-dir", str(folder / "runs")]) == 0
+    (run,) = (folder / "runs").glob("*/*")
+    return run
 
 
 @pytest.mark.slow
@@ -214,10 +215,11 @@ def test_roadtune_runs_from_a_run_folder_teacher(native_run, synth_yaml, tmp_pat
 
     path = tmp_path / "recipe.yaml"
     path.write_text(json.dumps(distill_recipe(synth_yaml, str(native_run))))
-    assert main([str(path), "--run-dir", str(tmp_path / "run")]) == 0
-    results = pd.read_csv(tmp_path / "run" / "stages" / "train" / "results.csv")
+    assert main([str(path), "--runs-dir", str(tmp_path / "runs")]) == 0
+    (run,) = (tmp_path / "runs").glob("*/*")
+    results = pd.read_csv(run / "stages" / "train" / "results.csv")
     assert (results[["train/kd_cls", "train/kd_box", "train/kd_feat"]] > 0).all().all()
-    recorded = (tmp_path / "run" / "recipe.yaml").read_text()
+    recorded = (run / "recipe.yaml").read_text()
     assert str(native_run / "stages" / "train" / "weights" / "best.pt") in recorded
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import REPO, copy_shared_dataset, shared_path
+from conftest import REPO, copy_shared_dataset, point_folder, shared_path
 
 from pipeline.datasets.images import image_files
 from pipeline.datasets.resolve import resolve_dataset
@@ -133,7 +132,7 @@ def test_killed_run_resumes_to_the_same_epoch_count(tmp_path, synth_yaml, tiny_t
     recipe = write_recipe({"name": "kill", "task": "detect", "model": "yolov8n.yaml", "data": str(synth_yaml),
                            "freeze": 5, "train": {**tiny_train, "epochs": 3}})
     run_dir = tmp_path / "runs" / "kill" / "fixed"
-    cmd = [sys.executable, "-m", "pipeline.run", str(recipe), "--run-dir", str(run_dir)]
+    cmd = point_folder(recipe, run_dir)
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ)
     epochs_log = run_dir / "stages/train/epochs.jsonl"
     deadline = time.time() + 240

@@ -12,10 +12,10 @@ import torch
 from test_sweep import TRAIN, sweep_recipe
 
 from pipeline.compare.__main__ import main as compare_main
-from pipeline.compare.grid import expand
-from pipeline.compare.probe import largest_batch, measure_batch, point_stage_run, write_probe
-from pipeline.compare.sweep import SweepSpec, resolve_points, run_sweep
 from pipeline.run import main as run_main
+from pipeline.sweep.grid import expand
+from pipeline.sweep.probe import largest_batch, measure_batch, point_stage_run, write_probe
+from pipeline.sweep.run import SweepSpec, resolve_points, run_sweep
 
 DEPTHS = ["none", "all-but-head"]
 

@@ -1,5 +1,5 @@
-"""A sweep's grid: the ``sweep:`` section of a recipe (dotted recipe keys and ``repeats``, seeds
-0..repeats-1), its points, and the checks that every point makes a valid recipe:
+"""A sweep's grid: the points of a recipe's ``sweep:`` section (:class:`pipeline.recipe.sweep.SweepConfig`),
+and the checks that every point makes a valid recipe:
 
 >>> config = SweepConfig.model_validate({"freeze": ["none", "backbone"], "repeats": 2})
 >>> [p.id for p in expand(config)]
@@ -14,30 +14,14 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from pipeline.errors import UserError
 from pipeline.recipe.overrides import apply_overrides
 from pipeline.recipe.schema import format_validation_error, parse_recipe, validate_recipe
-
-
-class SweepConfig(BaseModel):
-    """The `sweep:` section: dotted recipe key -> list of values (the grid), and `repeats` seeds per point."""
-
-    model_config = ConfigDict(extra="forbid")
-    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(min_length=1)
-    repeats: int = Field(1, ge=1)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _split_grid(cls, raw: Any) -> Any:
-        # In YAML the grid keys sit beside `repeats` (sweep: {freeze: [...], repeats: 3}).
-        if not isinstance(raw, dict) or "grid" in raw:
-            return raw
-        rest = {k: v for k, v in raw.items() if k != "repeats"}
-        return {"grid": rest, "repeats": raw.get("repeats", 1)}
+from pipeline.recipe.sweep import SweepConfig
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from typing import Any
 
 import torch
 
-from pipeline.compare.grid import Point, SweepConfig
 from pipeline.errors import UserError
+from pipeline.recipe.sweep import SweepConfig
 from pipeline.run_folder import PROBE, PROBE_JSON, write_atomic
+from pipeline.sweep.grid import Point
 from pipeline.train.stages import StageRun
 
 LOG = logging.getLogger("roadtune")

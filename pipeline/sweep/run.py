@@ -1,6 +1,6 @@
 """Sweeps: a grid over recipe keys, run point by point into one sweep folder, then compared in a report.
 
-A recipe with a ``sweep:`` section is a grid of points (:mod:`pipeline.compare.grid`).
+A recipe with a ``sweep:`` section is a grid of points (:mod:`pipeline.sweep.grid`).
 The sweep folder ``runs/<name>/<timestamp>/`` holds ``sweep.json`` (the marker: base recipe, grid, points),
 ``points/<point-id>/`` (each a normal run folder) and the report. Running the same sweep again, or
 ``--resume SWEEP_DIR``, skips finished points and resumes the interrupted one.
@@ -17,8 +17,6 @@ from typing import Any
 
 import yaml
 
-from pipeline.compare.grid import Point, SweepConfig, expand, parse_sweep, point_raw
-from pipeline.compare.probe import probe_problems, probe_sweep
 from pipeline.errors import UserError
 from pipeline.recipe.overrides import apply_overrides
 from pipeline.recipe.schema import (
@@ -26,6 +24,7 @@ from pipeline.recipe.schema import (
     raise_problems,
     validate_recipe,
 )
+from pipeline.recipe.sweep import SweepConfig
 from pipeline.run_folder import (
     METRICS,
     POINT_CONSOLE,
@@ -36,6 +35,8 @@ from pipeline.run_folder import (
     is_sweep_dir,
     point_dir,
 )
+from pipeline.sweep.grid import Point, expand, parse_sweep, point_raw
+from pipeline.sweep.probe import probe_problems, probe_sweep
 from pipeline.textfile import read_json
 
 LOG = logging.getLogger("roadtune")
@@ -162,8 +163,8 @@ def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Pat
 
     Returns 0 when every point finished, 1 when some failed (they are listed in the report).
     """
-    from pipeline.compare.executors import choose_executor, run_points
     from pipeline.run_folder import create_run_dir, hold, shown
+    from pipeline.sweep.executors import choose_executor, run_points
 
     if resume_dir is None and recipe is None:
         raise UserError("give a sweep recipe or --resume SWEEP_DIR")

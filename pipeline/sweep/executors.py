@@ -1,6 +1,6 @@
 """Sweep executors: run each point as a child process, one after another, one per GPU, or as Ray tasks.
 
-Every point is ``python -m pipeline.run <point>/recipe.yaml --run-dir <point>`` in its own process, so a crash is
+Every point is ``python -m pipeline.sweep.worker <point>`` in its own process, so a crash is
 isolated, memory is measured per point, and ``CUDA_VISIBLE_DEVICES`` can be set per child. The child resumes an
 interrupted point on its own (``runner.execute`` is idempotent). Each finished child leaves ``status.json``.
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 import pipeline
 from pipeline.errors import UserError
-from pipeline.run_folder import POINT_CONSOLE, POINT_STATUS, RECIPE
+from pipeline.run_folder import POINT_CONSOLE, POINT_STATUS
 
 LOG = logging.getLogger("roadtune")
 PRESTART_ENV = "ROADTUNE_PRESTART"
@@ -72,7 +72,7 @@ def _start_point(point_dir: Path, device: str | None = None, wait_for_go: bool =
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     if device is not None:
         env["CUDA_VISIBLE_DEVICES"] = "" if device == "cpu" else device
-    cmd = [sys.executable, "-m", "pipeline.run", str(point_dir / RECIPE), "--run-dir", str(point_dir)]
+    cmd = [sys.executable, "-m", "pipeline.sweep.worker", str(point_dir)]
     with (point_dir / POINT_CONSOLE).open("ab") as console:
         return subprocess.Popen(cmd + (["--wait-for-go"] if wait_for_go else []), stdout=console,
                                 stderr=subprocess.STDOUT, env=env, stdin=subprocess.PIPE if wait_for_go else None,

@@ -12,8 +12,8 @@ import yaml
 from conftest import write_synth_yaml
 
 from pipeline.bootstrap import bootstrap
-from pipeline.compare.sweep import run_sweep
 from pipeline.errors import UserError
+from pipeline.sweep.run import run_sweep
 
 TRAIN = {"epochs": 1, "imgsz": 64, "batch": 8, "workers": 0, "plots": False}
 DEPTHS = ["none", "backbone", "all-but-head"]
@@ -170,7 +170,9 @@ def test_a_prestarted_point_told_nothing_exits_untouched(recipe, tmp_path):
     import sys
 
     run_dir = tmp_path / "point"
-    done = subprocess.run([sys.executable, "-m", "pipeline.run", str(recipe), "--run-dir", str(run_dir),
-                           "--wait-for-go"], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+    run_dir.mkdir()
+    (run_dir / "recipe.yaml").write_text(recipe.read_text())
+    done = subprocess.run([sys.executable, "-m", "pipeline.sweep.worker", str(run_dir), "--wait-for-go"],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert not run_dir.exists()
+    assert sorted(p.name for p in run_dir.iterdir()) == ["recipe.yaml"]
