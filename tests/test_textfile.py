@@ -310,3 +310,10 @@ def test_problem_lines_are_capped_and_values_shown_briefly():
     assert all(len(line) < MAX_LINE + 60 for line in rendered.splitlines())
     assert brief(huge) == "a str of 5,000,000 characters" and brief([1] * 1000) == "a list of 1,000 items"
     assert brief("sixteen") == "'sixteen'"
+
+
+@pytest.mark.parametrize(("text", "value"), [("1e-5", 1e-5), ("-2E+2", -200.0), ("1.5e3", 1500.0), ("12", 12),
+                                             ("1e5x", "1e5x"), ("[1e-3, 2]", [0.001, 2])])
+def test_exponent_numbers_read_as_numbers(text, value):
+    """`lr0: 1e-5` is a number to every user (and YAML 1.2); PyYAML's YAML 1.1 alone made it the string '1e-5'."""
+    assert parse_yaml(text, "t") == value

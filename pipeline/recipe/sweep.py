@@ -21,9 +21,11 @@ def score_of(task: str) -> tuple[str, str]:
     return SCORES.get(task, ("map50_95", "mAP50-95"))
 
 
-# What a search compares points by at each rung: the per-epoch validation figure of the stage's results.csv
-# (see pipeline.ultralytics_api.EPOCH_METRICS); default: the task's score, mAP50-95 (top-1 for classify).
-RungMetric = Literal["map50_95", "map50", "mask_map50_95", "mask_map50", "top1", "top5"]
+# What a search compares points by: a per-epoch validation figure of the stage's results.csv (see
+# pipeline.ultralytics_api.EPOCH_METRICS; default: the task's score, mAP50-95 or top-1 for classify), or val_loss,
+# the sum of the validation losses (lower is better), which still tells points apart while their mAP is all 0.
+RungMetric = Literal["map50_95", "map50", "mask_map50_95", "mask_map50", "top1", "top5", "val_loss"]
+LOWER_IS_BETTER = {"val_loss"}
 
 
 class SearchConfig(BaseModel):

@@ -28,7 +28,7 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
 import pipeline
-from pipeline.recipe.sweep import SearchConfig
+from pipeline.recipe.sweep import LOWER_IS_BETTER, SearchConfig
 from pipeline.run_folder import POINT_STATUS, POINTS, RECIPE, SEARCH, is_finished
 from pipeline.sweep.executors import PointResult, finish_point, start_point, write_status
 from pipeline.sweep.search import point_stages, recorded_scores, spent, stop_record
@@ -43,8 +43,8 @@ class StoppingASHA(ASHAScheduler):
     knowing it), and logs it. A finished point reaching max_t is not a stop."""
 
     def __init__(self, *, max_t: int, grace_period: int, reduction_factor: float, metric_name: str) -> None:
-        super().__init__(time_attr="epoch", metric="score", mode="max", max_t=max_t, grace_period=grace_period,
-                         reduction_factor=reduction_factor)
+        super().__init__(time_attr="epoch", metric="score", mode="min" if metric_name in LOWER_IS_BETTER else "max",
+                         max_t=max_t, grace_period=grace_period, reduction_factor=reduction_factor)
         self.max_epochs, self.grace, self.reduction = max_t, grace_period, reduction_factor
         self.metric_name = metric_name
 

@@ -22,11 +22,12 @@ from pipeline.run_folder import POINT_STATUS, RESULTS_CSV, is_finished, stage_di
 from pipeline.sweep.grid import Point, point_raw
 from pipeline.textfile import read_json
 from pipeline.train.args import plan_stages
-from pipeline.ultralytics_api import EPOCH_METRICS
+from pipeline.ultralytics_api import EPOCH_METRICS, VAL_LOSS_PREFIX
 
 RAY_TUNE_INSTALL = "pip install 'roadtune[ray]'"
-TASK_METRICS = {"detect": {"map50_95", "map50"}, "segment": {"map50_95", "map50", "mask_map50_95", "mask_map50"},
-                "classify": {"top1", "top5"}}
+TASK_METRICS = {"detect": {"map50_95", "map50", "val_loss"},
+                "segment": {"map50_95", "map50", "mask_map50_95", "mask_map50", "val_loss"},
+                "classify": {"top1", "top5", "val_loss"}}
 
 
 def rung_metric(search: SearchConfig, task: str) -> str:
@@ -74,7 +75,6 @@ def search_problems(base: dict[str, Any], config: SweepConfig, points: list[Poin
 def recorded_scores(point_dir: Path, stages: list[tuple[str, int]], metric: str) -> list[float]:
     """The point's `metric` after each epoch it finished, over its stages in order (epoch k of the list is the k-th
     epoch the point trained). Rows Ultralytics is still writing are left for the next read."""
-    column = EPOCH_METRICS[metric]
     scores: list[float] = []
     for name, epochs in stages:
         csv = stage_dir(point_dir, name) / RESULTS_CSV
@@ -84,7 +84,9 @@ def recorded_scores(point_dir: Path, stages: list[tuple[str, int]], metric: str)
             break
         table = pd.read_csv(io.StringIO(complete)).rename(columns=str.strip)
         table = table.drop_duplicates("epoch", keep="last").sort_values("epoch")  # a resume may repeat a row
-        scores += [float(v) for v in table[column].head(epochs)]
+        values = (table.filter(like=VAL_LOSS_PREFIX).sum(axis=1) if metric == "val_loss"
+                  else table[EPOCH_METRICS[metric]])
+        scores += [round(float(v), 6) for v in values.head(epochs)]
         if len(table) < epochs:
             break
     return scores
