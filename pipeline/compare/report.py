@@ -37,7 +37,7 @@ from pipeline.compare.results import (
     with_probe,
 )
 from pipeline.compare.tables import display_table, escaped, folder_links
-from pipeline.run_folder import METRICS, PROBE_JSON, REPORT_CSV, REPORT_HTML, REPORT_MD
+from pipeline.run_folder import METRICS, PROBE_JSON, REPORT_CSV, REPORT_HTML, REPORT_MD, is_sweep_dir
 
 # Swept keys (other than freeze) go after "freeze"; map_lost_pts keeps its name and sign (lost = positive) for
 # readers of earlier reports: the tables show its negation as a signed delta instead.
@@ -51,6 +51,7 @@ DEPLOYED = ("**Deployed** (python -m pipeline.export): latency at batch 1 (media
             "pre- and post-processing included), images/s at the export's larger batch, accuracy after export on "
             "the val split and its change against the PyTorch weights at the same imgsz")
 SKIPPED = f"Skipped (unfinished, no {METRICS}, or unreadable)"
+STOPPED = "Stopped by the search (sweep.search: left out of the recommendation)"
 
 
 @dataclass
@@ -103,7 +104,7 @@ def build_report(folders: list[Path], tolerance: float = 1.0, skip_incomplete: b
         per_class = per_class_table(group)
         deployed = deployed_rows(points, score, point_labels(points, list(axes)))
         recs = recommendations(points, axes, tolerance, score, label, score_floor(score, len(per_class.columns)))
-        recs += teacher_lines(deployed)
+        recs += teacher_lines(deployed) + search_lines(collected, folders)
         plots = all_plots(points, per_class, score, label, list(axes), deployed) if with_plots else {}
         comparisons.append(Comparison(task, dataset, points, per_class, recs, axes, plots, deployed))
     return Report(comparisons, collected, environments(runs), folders, tolerance)
@@ -146,6 +147,29 @@ def _failed(report: Report, out: Path, fmt: str, links: bool) -> pd.DataFrame:
     return failed
 
 
+def _stopped(report: Report, out: Path, fmt: str, links: bool) -> pd.DataFrame:
+    """The points a search stopped early: where, and their rung metric there."""
+    stopped = pd.DataFrame([{"point": s["run"], "freeze": s["freeze"],
+                             "stopped": f"stopped at epoch {s['epoch']} of {s['max_epochs']} (rung {s['rung']})",
+                             "rung metric": f"{s['metric']} {s['value']:.4f}"} for s in report.collected.stopped])
+    stopped = escaped(stopped, fmt)
+    stopped["run folder"] = [folder_links([s["run_dir"]], out, fmt, links) for s in report.collected.stopped]
+    return stopped
+
+
+def search_lines(collected: Collected, sources: list[Path]) -> list[str]:
+    """What the recommendation stands on when a search stopped points: the finished ones only, and the cost."""
+    from pipeline.sweep.run import search_spent
+
+    if not collected.stopped:
+        return []
+    spent = [found for s in sources if is_sweep_dir(s) and (found := search_spent(s))]
+    where = "; ".join(f"`{s['run']}` (freeze `{s['freeze']}`) at epoch {s['epoch']}, {s['metric']} {s['value']:.4f}"
+                      for s in collected.stopped)
+    return [f"**Search**: recommended from the points that ran to the end; the search stopped {len(collected.stopped)} "
+            f"early: {where}." + "".join(f" It trained {found.line().split(';')[0]}." for found in spent)]
+
+
 def _skipped(report: Report) -> list[str]:
     """The folders left out: unfinished ones, and (with --skip-incomplete) those with an unreadable file."""
     return [str(p) for p in report.collected.skipped] + [f"unreadable: {u}" for u in report.collected.unreadable]
@@ -178,6 +202,8 @@ def write_markdown(report: Report, out: Path, images: dict[str, str], links: boo
         if not c.deployed.empty:
             lines += [DEPLOYED, "", _md(deployed_table(c.deployed, score_of(c.task)[1])), ""]
         lines += [f"![{name}]({images[f'{c.task}/{c.dataset}/{name}']})" for name in c.plots]
+    if report.collected.stopped:
+        lines += ["", f"## {STOPPED}", "", _md(_stopped(report, out, "md", links))]
     if report.collected.failed:
         lines += ["", "## Failed points", "", _md(_failed(report, out, "md", links))]
     if _skipped(report):
@@ -217,6 +243,8 @@ def write_html(report: Report, out: Path, links: bool) -> Path:
         body.append("<div>")
         body += [f'<img alt="{name}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
                  for name, png in c.plots.items()] + ["</div>"]
+    if report.collected.stopped:
+        body += [f"<h2>{STOPPED}</h2>", _stopped(report, out, "html", links).to_html(index=False, escape=False)]
     if report.collected.failed:
         body += ["<h2>Failed points</h2>", _failed(report, out, "html", links).to_html(index=False, escape=False)]
     if _skipped(report):

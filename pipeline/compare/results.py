@@ -40,6 +40,7 @@ class Collected:
 
     runs: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    stopped: list[dict[str, Any]] = field(default_factory=list)  # points a search stopped early (sweep.search)
     skipped: list[Path] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # "<file>: <cause>" of runs skipped with --skip-incomplete
     grid: dict[str, list[str]] = field(default_factory=dict)  # swept key -> values (display text), from sweep.json
@@ -196,7 +197,11 @@ def _add_run(found: Collected, incomplete: list[Path], run_dir: Path) -> None:
         found.runs.append(run_row(run_dir))
         return
     status = read_file(run_dir / POINT_STATUS) if (run_dir / POINT_STATUS).is_file() else {}
-    if status.get("returncode", 0) != 0:
+    if status.get("stopped"):
+        recipe = read_file(run_dir / RECIPE)
+        found.stopped.append({"run_dir": run_dir.resolve(), "run": run_dir.name, "freeze": freeze_label(recipe),
+                              "values": recipe_values(recipe), **status["stopped"]})
+    elif status.get("returncode", 0) != 0:
         found.failed.append({"run_dir": run_dir.resolve(), "run": run_dir.name, "error": status.get("error", "")})
     else:
         incomplete.append(run_dir)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import signal
 import threading
 import time
@@ -31,7 +30,7 @@ import pipeline
 from pipeline.recipe.sweep import LOWER_IS_BETTER, SearchConfig
 from pipeline.run_folder import POINT_STATUS, POINTS, RECIPE, SEARCH, is_finished
 from pipeline.sweep.executors import PointResult, finish_point, start_point, write_status
-from pipeline.sweep.search import point_stages, recorded_scores, spent, stop_record
+from pipeline.sweep.search import point_stages, recorded_scores, spent, stop_record, trial_order
 from pipeline.textfile import read_json, read_yaml
 
 LOG = logging.getLogger("roadtune")
@@ -120,8 +119,7 @@ def run_search(sweep_dir: Path, stages: dict[str, list[tuple[str, int]]], search
     """Run the points (id -> its stages) under ASHA, in the order `search.seed` shuffles them (a point already
     finished or stopped only replays what it recorded); return the failed ones."""
     gpus = _connect(address)
-    ids = list(stages)
-    random.Random(search.seed).shuffle(ids)
+    ids = trial_order(list(stages), search.seed)
     max_t = max(sum(e for _, e in s) for s in stages.values())
     scheduler = StoppingASHA(max_t=max_t, grace_period=search.grace_epochs, reduction_factor=search.reduction,
                              metric_name=metric)

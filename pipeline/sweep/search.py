@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,13 @@ TASK_METRICS = {"detect": {"map50_95", "map50", "val_loss"},
 def rung_metric(search: SearchConfig, task: str) -> str:
     """What the search compares points by: `search.metric`, else the task's score (mAP50-95, top-1 for classify)."""
     return search.metric or score_of(task)[0]
+
+
+def trial_order(ids: list[str], seed: int) -> list[str]:
+    """The order in which a search starts its points: the grid's, shuffled by `sweep.search.seed`."""
+    order = list(ids)
+    random.Random(seed).shuffle(order)
+    return order
 
 
 def point_stages(recipe: dict[str, Any]) -> list[tuple[str, int]]:
