@@ -66,5 +66,5 @@ def display_table(points: pd.DataFrame, axes: dict[str, list[str]], task: str) -
         for i, (name, col, digits) in enumerate(PROBE_SHOWN):
             table.insert(at + i, name, points[col].map(lambda v, d=digits: number(v, d)))
     if points["freeze"].nunique() > 1:  # without a freeze axis every point is its own `freeze: none` reference
-        table = table.assign(**_deltas(points, score_of(task)[1]))
+        return table.assign(**_deltas(points, score_of(task)[1]))
     return table

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -113,15 +114,12 @@ def run_links(run_dirs: Sequence[Path | str], out: Path, links: bool) -> tuple[L
 
 def build_view(report: Report, out: Path, links: bool = True) -> ReportView:
     """Everything the report's files show, for a report written into `out` (links relative to it)."""
-    failed = report.collected.failed
     return ReportView(
         header=header(report, links),
         sections=[_section(c, i, len(report.comparisons), out, links) for i, c in enumerate(report.comparisons)],
         environments=table_of(report.environments),
         csv=_csv(report, out, links),
-        failed=table_of(pd.DataFrame({"point": [f["run"] for f in failed], "error": [f["error"] for f in failed],
-                                      "run folder": [run_links([f["run_dir"]], out, links) for f in failed]}),
-                        ["failed"] * len(failed)) if failed else None,
+        failed=_failed(report.collected.failed, out, links),
         skipped=[str(p) for p in report.collected.skipped] + [f"unreadable: {u}" for u in report.collected.unreadable])
 
 
@@ -156,6 +154,15 @@ def _section(c: Comparison, index: int, count: int, out: Path, links: bool) -> S
     return Section(title=f"{c.task} on {c.dataset}", points=table_of(points), recommendations=c.recommendations,
                    deployed=None if c.deployed.empty else table_of(deployed_table(c.deployed, score_of(c.task)[1])),
                    figures=[Figure(name, f"{prefix}{name}.png", png) for name, png in c.plots.items()])
+
+
+def _failed(failed: list[dict[str, Any]], out: Path, links: bool) -> Table | None:
+    """The failed sweep points with their errors and folders; None when every point finished."""
+    if not failed:
+        return None
+    table = pd.DataFrame({"point": [f["run"] for f in failed], "error": [f["error"] for f in failed],
+                          "run folder": [run_links([f["run_dir"]], out, links) for f in failed]})
+    return table_of(table, ["failed"] * len(failed))
 
 
 def _csv(report: Report, out: Path, links: bool) -> pd.DataFrame:
