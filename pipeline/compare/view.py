@@ -2,9 +2,9 @@
 facts, per comparison its points table, recommendations, deployed table and figures, the failed and skipped folders,
 the versions table, and report.csv's rows. :mod:`pipeline.compare.render` writes it as Markdown and as HTML.
 
-Cells are plain text (the header and the recommendations carry Markdown's **bold** and `code` marks), the run folders
-:class:`Link` s; each renderer escapes and links in its own format. A row's ``state`` marks a point that did not end
-as planned (``failed``), so a renderer can set it apart.
+Cells are plain text (the header and the recommendations carry Markdown's **bold** and `code` marks) or run folders
+as :class:`Link` objects; each renderer escapes and links in its own format. A row's ``state`` marks a point that did
+not end as planned (``failed``), so a renderer can set it apart (the HTML page gives the row that class).
 """
 
 from __future__ import annotations
