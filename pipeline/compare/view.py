@@ -4,7 +4,8 @@ the versions table, and report.csv's rows. :mod:`pipeline.compare.render` writes
 
 Cells are plain text (the header and the recommendations carry Markdown's **bold** and `code` marks) or run folders
 as :class:`Link` objects; each renderer escapes and links in its own format. A row's ``state`` marks a point that did
-not end as planned (``failed``, or ``stopped`` early by a search), so a renderer can set it apart (the HTML page gives the row that class).
+not end as planned (``failed``, or ``stopped`` early by a search), so a renderer can set it apart (the HTML page
+gives the row that class).
 """
 
 from __future__ import annotations
