@@ -138,9 +138,12 @@ def run_search(sweep_dir: Path, stages: dict[str, list[tuple[str, int]]], search
 
 
 def _ended(folder: Path) -> PointResult:
-    """How a point of the search ended, from its status.json (a failure when the trial left none)."""
+    """How a point of the search ended: its status.json; a finished point is fine without one (the search was
+    killed between its metrics.json and its status), any other point without one is a failure."""
     status = folder / POINT_STATUS
-    if not status.is_file():
-        return PointResult(folder.name, None, "the search ended before this point did", 0.0, None, None)
-    found = read_json(status, "point status")
-    return PointResult(**{k: found.get(k) for k in PointResult.__dataclass_fields__})
+    if status.is_file():
+        found = read_json(status, "point status")
+        return PointResult(**{k: found.get(k) for k in PointResult.__dataclass_fields__})
+    if is_finished(folder):
+        return PointResult(folder.name, 0, None, 0.0, None, None)
+    return PointResult(folder.name, None, "the search ended before this point did", 0.0, None, None)

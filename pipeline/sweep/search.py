@@ -122,8 +122,8 @@ class Spent:
 
     def line(self) -> str:
         trained = sum(self.epochs.values())
-        return (f"{trained} of the full grid's {self.full} epochs trained ({100 * trained / max(self.full, 1):.0f} %); "
-                f"{len(self.stopped)} of {len(self.epochs)} points stopped early")
+        return (f"trained {trained} of the full grid's {self.full} epochs ({100 * trained / max(self.full, 1):.0f} %); "
+                f"stopped {len(self.stopped)} of {len(self.epochs)} points early")
 
 
 def spent(points_dir: Path, stages: dict[str, list[tuple[str, int]]], metric: str) -> Spent:
