@@ -99,7 +99,7 @@ def summary(name: str, sweep_dir: Path, walls: dict[str, float], full_epochs: in
     return {"sweep": name, "epochs": int(per_point["epochs"].sum()),
             "share": f"{100 * per_point['epochs'].sum() / full_epochs:.0f} %",
             "stopped": f"{len(stopped)} ({', '.join(f'{p}@{e}' for p, e in stopped['epochs'].items())})",
-            "wall_s": round(walls.get(name, float("nan"))), "points_wall_s": round(per_point["wall_s"].sum()),
+            "wall_s": round(walls[name]) if name in walls else "—", "points_wall_s": round(per_point["wall_s"].sum()),
             "recommends": recommended(sweep_dir)}
 
 
