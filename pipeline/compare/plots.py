@@ -46,9 +46,16 @@ def _family_label(group: pd.DataFrame, axes: Sequence[str]) -> str:
     return ", ".join([text, *_swept(row["values"], [k for k in axes if k not in {"freeze", "model", "weights"}])])
 
 
-def by_depth(points: pd.DataFrame, metric: str, ylabel: str, title: str, axes: Sequence[str] = ()) -> plt.Figure:
-    """`metric` (mean, std error bars) against frozen layer count, one line per family, ticks named by spec."""
+def by_depth(points: pd.DataFrame, metric: str, ylabel: str, title: str, axes: Sequence[str] = (),
+             stopped: pd.DataFrame | None = None) -> plt.Figure:
+    """`metric` (mean, std error bars) against frozen layer count, one line per family, ticks named by spec; the
+    points a search `stopped` (frozen_layers, value, epoch) as grey crosses at their score where they stopped."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
+    if stopped is not None and not stopped.empty:
+        ax.scatter(stopped["frozen_layers"], stopped["value"], marker="x", color="tab:gray",
+                   label="stopped by the search (score where it stopped)")
+        for x, y, epoch in zip(stopped["frozen_layers"], stopped["value"], stopped["epoch"]):
+            ax.annotate(f"e{epoch}", (x, y), textcoords="offset points", xytext=(5, -3), fontsize=7, color="tab:gray")
     for _, group in points.groupby("family", sort=False):
         ax.errorbar(group["frozen_layers"], group[metric], yerr=group[f"{metric}_std"].fillna(0), marker="o",
                     capsize=4, label=_family_label(group, axes))
@@ -121,11 +128,15 @@ def per_class_heatmap(points: pd.DataFrame, per_class: pd.DataFrame, label: str 
 
 
 def all_plots(points: pd.DataFrame, per_class: pd.DataFrame, score: str = "map50_95", label: str = "mAP50-95",
-              axes: Sequence[str] = (), deployed: pd.DataFrame | None = None) -> dict[str, bytes]:
-    """Every figure of one comparison as PNG bytes, by file stem (accuracy vs deployed latency with exports)."""
+              axes: Sequence[str] = (), deployed: pd.DataFrame | None = None,
+              stopped: Sequence[dict] = ()) -> dict[str, bytes]:
+    """Every figure of one comparison as PNG bytes, by file stem (accuracy vs deployed latency with exports); the
+    points a search stopped, compared by `score`, as grey marks in the score's plot."""
     memory_kind = "GPU" if (points["memory_kind"] == "cuda").all() else "RSS"
+    marks = pd.DataFrame([s for s in stopped if s["metric"] == score and s.get("frozen_layers") is not None],
+                         columns=["frozen_layers", "value", "epoch"])
     figures = {
-        "map-vs-depth": by_depth(points, score, label, f"{label} vs freeze depth", axes),
+        "map-vs-depth": by_depth(points, score, label, f"{label} vs freeze depth", axes, marks),
         "time-vs-depth": by_depth(points, "time_per_epoch_s", "seconds per epoch", "Training time per epoch", axes),
         "memory-vs-depth": by_depth(points, "peak_memory_mb", f"peak memory (MB, {memory_kind})",
                                     f"Peak {memory_kind} memory vs freeze depth", axes),

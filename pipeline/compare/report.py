@@ -43,7 +43,8 @@ def build_report(folders: list[Path], tolerance: float = 1.0, skip_incomplete: b
         deployed = deployed_rows(points, score, point_labels(points, list(axes)))
         recs = recommendations(points, axes, tolerance, score, label, score_floor(score, len(per_class.columns)))
         recs += teacher_lines(deployed) + search_lines(collected, folders)
-        plots = all_plots(points, per_class, score, label, list(axes), deployed) if with_plots else {}
+        plots = (all_plots(points, per_class, score, label, list(axes), deployed, collected.stopped) if with_plots
+                 else {})
         comparisons.append(Comparison(task, dataset, points, per_class, recs, axes, plots, deployed))
     return Report(comparisons, collected, environments(runs), folders, tolerance)
 

@@ -19,7 +19,18 @@ from pydantic import ValidationError
 
 from pipeline.errors import UserError
 from pipeline.recipe.sweep import SweepConfig, score_of  # noqa: F401 (score_of: the report imports it from here)
-from pipeline.run_folder import ENV, METRICS, POINT_STATUS, POINTS, PROBE_JSON, RECIPE, SWEEP_MARKER, is_sweep_dir
+from pipeline.run_folder import (
+    ENV,
+    METRICS,
+    POINT_STATUS,
+    POINTS,
+    PROBE_JSON,
+    RECIPE,
+    STAGES,
+    SWEEP_MARKER,
+    TRAIN_ARGS,
+    is_sweep_dir,
+)
 from pipeline.textfile import read_json, read_yaml
 from pipeline.train.args import stage_freeze
 
@@ -200,11 +211,18 @@ def _add_run(found: Collected, incomplete: list[Path], run_dir: Path) -> None:
     if status.get("stopped"):
         recipe = read_file(run_dir / RECIPE)
         found.stopped.append({"run_dir": run_dir.resolve(), "run": run_dir.name, "freeze": freeze_label(recipe),
-                              "values": recipe_values(recipe), **status["stopped"]})
+                              "values": recipe_values(recipe), "frozen_layers": _frozen_when_stopped(run_dir),
+                              **status["stopped"]})
     elif status.get("returncode", 0) != 0:
         found.failed.append({"run_dir": run_dir.resolve(), "run": run_dir.name, "error": status.get("error", "")})
     else:
         incomplete.append(run_dir)
+
+
+def _frozen_when_stopped(run_dir: Path) -> int | None:
+    """The frozen layer count of the last stage a stopped point trained: Ultralytics' args.yaml `freeze` list."""
+    started = sorted((run_dir / STAGES).glob(f"*/{TRAIN_ARGS}"), key=lambda p: p.stat().st_mtime)
+    return len(read_file(started[-1]).get("freeze") or []) if started else None
 
 
 def find_axes(runs: pd.DataFrame, grid: dict[str, list[str]]) -> dict[str, list[str]]:
