@@ -131,7 +131,7 @@ CONTRACT: dict[str, str] = {
     "args.auto_lr": "build_optimizer 'auto' uses auto_lr_fit's formula (pipeline.train.args)",
     "args.save_dir_rule": "get_save_dir puts a relative project under runs_dir/task (pipeline.train.args)",
     "stages.csv_before_last": "the epoch loop calls save_metrics before save_model (pipeline.train.stages)",
-    "search.epoch_metrics": "results.csv has an `epoch` column, the EPOCH_METRICS columns of its task and the "
+    "search.epoch_metrics": "save_metrics writes an `epoch` column, the EPOCH_METRICS columns of its task and the "
                             "validation losses under VAL_LOSS_PREFIX, one row per validated epoch (sweep.search)",
     "stages.final_epoch": "final_eval strips the last checkpoint; strip_optimizer sets epoch -1 (train.stages)",
     "stages.resume_save_dir": "check_resume keeps a save_dir override; get_save_dir prefers args.save_dir "

@@ -38,8 +38,8 @@ from pipeline.run_folder import (
 )
 from pipeline.sweep.grid import Point, expand, parse_sweep, point_raw
 from pipeline.sweep.probe import probe_problems, probe_sweep
-from pipeline.sweep.search import Spent, is_done, point_stages, rung_metric, search_problems, spent
-from pipeline.textfile import read_json, read_yaml
+from pipeline.sweep.search import is_done, point_stages, rung_metric, search_problems
+from pipeline.textfile import read_json
 
 LOG = logging.getLogger("roadtune")
 
@@ -232,16 +232,6 @@ def write_sweep_report(sweep_dir: Path, tolerance: float) -> None:
         return
     report = build_report([sweep_dir], tolerance=tolerance, skip_incomplete=True)
     print(report.summary(write_report(report, sweep_dir)))
-
-
-def search_spent(sweep_dir: Path) -> Spent | None:
-    """What the search of a sweep folder trained against its full grid (None for a sweep without a search)."""
-    spec = SweepSpec.read(sweep_dir)
-    if not spec.config.search:
-        return None
-    stages = {p.id: point_stages(read_yaml(point_dir(sweep_dir, p.id) / RECIPE, "point recipe"))
-              for p in expand(spec.config) if (point_dir(sweep_dir, p.id) / RECIPE).is_file()}
-    return spent(sweep_dir / POINTS, stages, rung_metric(spec.config.search, spec.base["task"]))
 
 
 def probe_recipe(recipe: Path, sweep_dir: Path) -> Path:

@@ -19,9 +19,18 @@ import pandas as pd
 
 from pipeline.recipe.schema import validate_recipe
 from pipeline.recipe.sweep import SearchConfig, SweepConfig, score_of
-from pipeline.run_folder import POINT_STATUS, RESULTS_CSV, is_finished, stage_dir
-from pipeline.sweep.grid import Point, point_raw
-from pipeline.textfile import read_json
+from pipeline.run_folder import (
+    POINT_STATUS,
+    POINTS,
+    RECIPE,
+    RESULTS_CSV,
+    SWEEP_MARKER,
+    is_finished,
+    point_dir,
+    stage_dir,
+)
+from pipeline.sweep.grid import Point, expand, point_raw
+from pipeline.textfile import read_json, read_yaml
 from pipeline.train.args import plan_stages
 from pipeline.ultralytics_api import EPOCH_METRICS, VAL_LOSS_PREFIX
 
@@ -131,3 +140,14 @@ def spent(points_dir: Path, stages: dict[str, list[tuple[str, int]]], metric: st
     epochs = {pid: len(recorded_scores(points_dir / pid, s, metric)) for pid, s in stages.items()}
     stopped = {pid: record for pid in stages if (record := stop_record(points_dir / pid))}
     return Spent(epochs, sum(e for s in stages.values() for _, e in s), stopped)
+
+
+def search_spent(sweep_dir: Path) -> Spent | None:
+    """What the search of a sweep folder trained against its full grid (None for a sweep without a search)."""
+    base = read_json(sweep_dir / SWEEP_MARKER, "sweep file")["base"]
+    config = SweepConfig.model_validate(base["sweep"])
+    if not config.search:
+        return None
+    folders = [point_dir(sweep_dir, p.id) for p in expand(config)]
+    stages = {f.name: point_stages(read_yaml(f / RECIPE, "point recipe")) for f in folders if (f / RECIPE).is_file()}
+    return spent(sweep_dir / POINTS, stages, rung_metric(config.search, base["task"]))
