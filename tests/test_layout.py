@@ -132,10 +132,7 @@ TESTED_ELSEWHERE = {
     "compare/results.py": "tests/compare/test_compare.py, tests/compare/test_report.py",
     "compare/tables.py": "the report's tables: tests/compare/test_report.py",
     "datasets/__main__.py": "the datasets command: tests/datasets/test_check.py, tests/datasets/test_convert.py",
-    "datasets/convert_bdd100k.py": "tests/datasets/test_convert.py (each format through the convert command)",
-    "datasets/convert_cityscapes.py": "tests/datasets/test_convert.py",
-    "datasets/convert_coco.py": "tests/datasets/test_convert.py",
-    "datasets/convert_kitti.py": "tests/datasets/test_convert.py",
+    "datasets/convert_kitti.py": "tests/datasets/test_convert.py (the conversion steps every format shares, on KITTI)",
     "datasets/convert_voc.py": "tests/datasets/test_convert.py",
     "datasets/synth.py": "the synthetic set every training test uses (tests/conftest.py), "
                          "tests/datasets/test_check_cache.py",
