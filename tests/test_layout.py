@@ -134,8 +134,6 @@ TESTED_ELSEWHERE = {
     "datasets/__main__.py": "the datasets command: tests/datasets/test_check.py, tests/datasets/test_convert.py",
     "datasets/convert_kitti.py": "tests/datasets/test_convert.py (the conversion steps every format shares, on KITTI)",
     "datasets/convert_voc.py": "tests/datasets/test_convert.py",
-    "datasets/synth.py": "the synthetic set every training test uses (tests/conftest.py), "
-                         "tests/datasets/test_check_cache.py",
     "distill/config.py": "tests/distill/test_trainers.py, tests/distill/test_classify.py",
     "distill/frames.py": "tests/distill/test_pseudo.py, tests/distill/test_teacher_labels.py",
     "distill/losses.py": "tests/distill/test_trainers.py, tests/distill/test_classify.py",
@@ -156,7 +154,6 @@ TESTED_ELSEWHERE = {
     "video/config.py": "tests/video/test_video.py, tests/test_cli.py",
     "video/outputs.py": "tests/video/test_video.py",
     "video/run.py": "tests/video/test_video.py",
-    "video/stream.py": "tests/video/test_video.py",
 }
 
 
