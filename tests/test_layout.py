@@ -132,8 +132,6 @@ TESTED_ELSEWHERE = {
     "compare/results.py": "tests/compare/test_compare.py, tests/compare/test_report.py",
     "compare/tables.py": "the report's tables: tests/compare/test_report.py",
     "datasets/__main__.py": "the datasets command: tests/datasets/test_check.py, tests/datasets/test_convert.py",
-    "datasets/convert_kitti.py": "tests/datasets/test_convert.py (the conversion steps every format shares, on KITTI)",
-    "datasets/convert_voc.py": "tests/datasets/test_convert.py",
     "distill/config.py": "tests/distill/test_trainers.py, tests/distill/test_classify.py",
     "distill/frames.py": "tests/distill/test_pseudo.py, tests/distill/test_teacher_labels.py",
     "distill/losses.py": "tests/distill/test_trainers.py, tests/distill/test_classify.py",
