@@ -139,7 +139,6 @@ TESTED_ELSEWHERE = {
     "distill/teacher.py": "tests/distill/test_trainers.py",
     "export/__main__.py": "the export command: tests/export/test_export_run.py",
     "export/measure.py": "tests/export/test_export_run.py",
-    "recipe/models.py": "tests/test_checkpoints.py, tests/recipe/test_freeze.py",
     "recipe/preflight.py": "tests/recipe/test_schema.py, tests/datasets/test_check.py (the run's checks)",
     "recipe/sweep.py": "tests/sweep/test_grid.py",
     "sweep/executors.py": "tests/sweep/test_sweep.py",
