@@ -138,7 +138,6 @@ TESTED_ELSEWHERE = {
     "distill/plan.py": "tests/distill/test_trainers.py, tests/acceptance/test_distill_commands.py",
     "distill/teacher.py": "tests/distill/test_trainers.py",
     "export/__main__.py": "the export command: tests/export/test_export_run.py",
-    "export/measure.py": "tests/export/test_export_run.py",
     "recipe/preflight.py": "tests/recipe/test_schema.py, tests/datasets/test_check.py (the run's checks)",
     "recipe/sweep.py": "tests/sweep/test_grid.py",
     "sweep/executors.py": "tests/sweep/test_sweep.py",
