@@ -112,6 +112,7 @@ def test_optimizer_auto_is_pinned_to_adamw_at_ultralytics_auto_rate_and_warns(op
     with caplog.at_level(logging.WARNING, logger="roadtune"):
         a, b = (learning_rate_args(recipe.train, s, recipe.stages, 5) for s in recipe.stages)
     assert auto_lr_fit(5) == 0.001111  # 0.002 * 5 / (4 + nc), rounded as build_optimizer does
+    # warmup_bias_lr 0.0: what auto sets (trainer.build_optimizer), unless the recipe sets its own
     assert a == {"optimizer": "AdamW", "lr0": pytest.approx(0.0005555), "warmup_bias_lr": 0.0}
     assert b == {"optimizer": "AdamW", "lr0": 0.001111, "warmup_bias_lr": 0.0}
     assert "pinned optimizer=AdamW, lr0=0.001111" in caplog.text
