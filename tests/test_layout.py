@@ -148,7 +148,6 @@ TESTED_ELSEWHERE = {
     "video/backend.py": "tests/video/test_video.py",
     "video/cli.py": "tests/video/test_video.py, tests/test_cli.py",
     "video/config.py": "tests/video/test_video.py, tests/test_cli.py",
-    "video/outputs.py": "tests/video/test_video.py",
     "video/run.py": "tests/video/test_video.py",
 }
 
