@@ -46,15 +46,23 @@ BASE_VARIANTS = {"none": ["distill.method=none"], "native": ["distill.method=nat
 
 
 def run(recipe: Path, run_dir: Path, overrides: list[str]) -> None:
-    """`pipeline.run` of `recipe` into `run_dir`, its console in `<run_dir>.log`; a finished run is kept as it is."""
+    """`recipe` with `overrides` run into `run_dir` (its resolved recipe there, trained by the point worker), its
+    console in `<run_dir>.log`; a finished run is kept as it is."""
+    from pipeline.bootstrap import bootstrap
+    from pipeline.recipe.preflight import prepare
+    from pipeline.recipe.schema import load_recipe
+
     if (run_dir / "metrics.json").is_file():
         return
+    bootstrap()
     shutil.rmtree(run_dir, ignore_errors=True)  # an interrupted run starts again: same seed, same figures
-    sets = [arg for o in overrides for arg in ("--set", o)]
+    run_dir.mkdir(parents=True)
+    resolved = prepare(*load_recipe(recipe, overrides)).resolved_recipe()
+    (run_dir / "recipe.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     log = run_dir.parent / f"{run_dir.name}.log"
     with log.open("w") as out:
-        done = subprocess.run([sys.executable, "-m", "pipeline.run", str(recipe), "--run-dir", str(run_dir), *sets],
-                              cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        done = subprocess.run([sys.executable, "-m", "pipeline.sweep.worker", str(run_dir)], cwd=REPO, stdout=out,
+                              stderr=subprocess.STDOUT)
     if done.returncode:
         sys.exit(f"{recipe.name} {' '.join(overrides)} failed (exit {done.returncode}): see {log}")
 

@@ -55,6 +55,7 @@ SWEEP_MARKER = "sweep.json"
 POINTS = "points"
 POINT_STATUS = "status.json"  # in a point's folder: how its child process ended
 POINT_CONSOLE = "console.txt"  # in a point's folder: its child process' output
+SEARCH = "search"  # sweep.search: Ray Tune's records of each search run (one folder per start)
 PROBE = "probe"  # --probe-batch: its trainings, one folder per probed point
 PROBE_JSON = "probe.json"  # --probe-batch: per freeze depth the largest batch in the memory budget
 REPORT_CSV, REPORT_MD, REPORT_HTML = "report.csv", "report.md", "report.html"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -149,11 +150,17 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int])
 
 
 class BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing a document whose expanded size exceeds MAX_YAML_NODES before building it."""
+    """PyYAML's safe loader, refusing a document whose expanded size exceeds MAX_YAML_NODES before building it, and
+    reading `1e-5` as the number YAML 1.2 (and every user) takes it for: PyYAML's YAML 1.1 wants `1.0e-5`."""
 
     def construct_document(self, node: yaml.Node) -> Any:
         _expanded_size(node, {}, set())
         return super().construct_document(node)
+
+
+BoundedLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
 
 
 def parse_yaml(text: str, origin: str) -> Any:

@@ -104,6 +104,11 @@ def __getattr__(name: str) -> Any:
 OPTIMIZERS = ("Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop", "SGD", "MuSGD", "auto")
 # cfg/default.yaml lr0 and warmup_bias_lr defaults. checked on 8.4.190
 DEFAULT_LR0, DEFAULT_WARMUP_BIAS_LR = 0.01, 0.1
+# results.csv (engine/trainer.py save_metrics, one row per finished epoch): the validation columns a search compares
+# points by (pipeline.recipe.sweep.RungMetric -> column). checked on 8.4.190
+EPOCH_METRICS = {"map50_95": "metrics/mAP50-95(B)", "map50": "metrics/mAP50(B)", "mask_map50_95": "metrics/mAP50-95(M)",
+                 "mask_map50": "metrics/mAP50(M)", "top1": "metrics/accuracy_top1", "top5": "metrics/accuracy_top5"}
+VAL_LOSS_PREFIX = "val/"  # results.csv's validation loss columns (label_loss_items(prefix="val")): val/box_loss, ...
 # engine/trainer.py _setup_train: parameters whose name holds f"model.{i}." (frozen i) or ".dfl" freeze. 8.4.190
 ALWAYS_FROZEN = (".dfl",)
 
@@ -126,6 +131,8 @@ CONTRACT: dict[str, str] = {
     "args.auto_lr": "build_optimizer 'auto' uses auto_lr_fit's formula (pipeline.train.args)",
     "args.save_dir_rule": "get_save_dir puts a relative project under runs_dir/task (pipeline.train.args)",
     "stages.csv_before_last": "the epoch loop calls save_metrics before save_model (pipeline.train.stages)",
+    "search.epoch_metrics": "results.csv has an `epoch` column, the EPOCH_METRICS columns of its task and the "
+                            "validation losses under VAL_LOSS_PREFIX, one row per validated epoch (sweep.search)",
     "stages.final_epoch": "final_eval strips the last checkpoint; strip_optimizer sets epoch -1 (train.stages)",
     "stages.resume_save_dir": "check_resume keeps a save_dir override; get_save_dir prefers args.save_dir "
                               "(pipeline.train.stages: a moved run folder resumes where it is)",

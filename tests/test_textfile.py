@@ -302,3 +302,9 @@ def test_limits_empty_files_and_byte_order_marks(tmp_path):
         (tmp_path / "bad.json").write_text('{"a": 1,\n}')
         read_json(tmp_path / "bad.json", "metrics file")
 
+
+@pytest.mark.parametrize(("text", "value"), [("1e-5", 1e-5), ("-2E+2", -200.0), ("1.5e3", 1500.0), ("12", 12),
+                                             ("1e5x", "1e5x"), ("[1e-3, 2]", [0.001, 2])])
+def test_exponent_numbers_read_as_numbers(text, value):
+    """`lr0: 1e-5` is a number to every user (and YAML 1.2); PyYAML's YAML 1.1 alone made it the string '1e-5'."""
+    assert parse_yaml(text, "t") == value

@@ -119,6 +119,23 @@ def probe_csv_before_last(tmp_path: Path) -> None:
     assert _before(_source(BaseTrainer._do_train), "self.save_metrics(", "self.save_model()")
 
 
+def probe_epoch_metrics(tmp_path: Path) -> None:
+    from ultralytics.engine.trainer import BaseTrainer
+    from ultralytics.utils.metrics import ClassifyMetrics, DetMetrics, SegmentMetrics
+
+    columns = {*DetMetrics().keys, *SegmentMetrics().keys, *ClassifyMetrics().keys}
+    assert set(ua.EPOCH_METRICS.values()) <= columns, set(ua.EPOCH_METRICS.values()) - columns
+    assert "(\"epoch\", \"time\", *keys)" in _source(BaseTrainer.save_metrics)
+    from ultralytics.models.yolo.classify import ClassificationTrainer
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    for trainer_class, names in ((DetectionTrainer, ["box_loss", "cls_loss", "dfl_loss"]),
+                                 (ClassificationTrainer, ["loss"])):
+        trainer = trainer_class.__new__(trainer_class)
+        trainer.loss_names = names
+        assert trainer.label_loss_items(prefix="val") == [f"{ua.VAL_LOSS_PREFIX}{n}" for n in names]
+
+
 def probe_final_epoch(tmp_path: Path) -> None:
     from ultralytics.engine.trainer import BaseTrainer
     from ultralytics.utils.torch_utils import strip_optimizer
@@ -318,7 +335,8 @@ PROBES = {
     "models.weights_dir": probe_weights_dir, "freeze.name_rule": probe_freeze_rule,
     "schema.optimizers": probe_optimizers, "args.default_lr": probe_default_lr, "args.auto_lr": probe_auto_lr,
     "args.save_dir_rule": probe_save_dir_rule, "stages.csv_before_last": probe_csv_before_last,
-    "stages.final_epoch": probe_final_epoch, "stages.resume_save_dir": probe_resume_save_dir,
+    "search.epoch_metrics": probe_epoch_metrics, "stages.final_epoch": probe_final_epoch,
+    "stages.resume_save_dir": probe_resume_save_dir,
     "stages.ddp_validator": probe_ddp_validator,
     "metrics.confusion_orientation": probe_confusion_orientation, "augment.albumentations": probe_albumentations,
     "datasets.get_img_files": probe_get_img_files, "datasets.image_open": probe_image_open,

@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from pipeline.errors import UserError
-from pipeline.recipe.sweep import SweepConfig
+from pipeline.recipe.sweep import SweepConfig, score_of  # noqa: F401 (score_of: the report imports it from here)
 from pipeline.run_folder import ENV, METRICS, POINT_STATUS, POINTS, PROBE_JSON, RECIPE, SWEEP_MARKER, is_sweep_dir
 from pipeline.textfile import read_json, read_yaml
 from pipeline.train.args import stage_freeze
@@ -26,7 +26,6 @@ from pipeline.train.args import stage_freeze
 FIGURES = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "recall", "epochs", "batches",
            "images_seen", "time_per_epoch_s", "train_time_s", "images_per_s", "peak_memory_mb",
            "inference_ms_per_image"]
-SCORES = {"classify": ("top1", "top-1 accuracy")}  # what a comparison ranks points by; others: mAP50-95
 ENV_KEYS = ["roadtune", "ultralytics", "torch", "python", "device", "device_kind", "cpu_count", "git_commit"]
 SHOWN_AXES = {"freeze", "model", "weights"}  # swept keys the tables already show in columns of their own
 NOT_AXES = {"name", "sweep", "train.seed"}  # recipe keys that never make points differ (seeds make repeats)
@@ -41,15 +40,11 @@ class Collected:
 
     runs: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    stopped: list[dict[str, Any]] = field(default_factory=list)  # points a search stopped early (sweep.search)
     skipped: list[Path] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # "<file>: <cause>" of runs skipped with --skip-incomplete
     grid: dict[str, list[str]] = field(default_factory=dict)  # swept key -> values (display text), from sweep.json
     probes: list[dict[str, Any]] = field(default_factory=list)  # the sweeps' probe.json, each with its sweep_dir
-
-
-def score_of(task: str) -> tuple[str, str]:
-    """The metrics.json key and label a comparison of `task` runs ranks by: top-1 for classify, else mAP50-95."""
-    return SCORES.get(task, ("map50_95", "mAP50-95"))
 
 
 def freeze_label(recipe: dict[str, Any]) -> str:
@@ -202,7 +197,11 @@ def _add_run(found: Collected, incomplete: list[Path], run_dir: Path) -> None:
         found.runs.append(run_row(run_dir))
         return
     status = read_file(run_dir / POINT_STATUS) if (run_dir / POINT_STATUS).is_file() else {}
-    if status.get("returncode", 0) != 0:
+    if status.get("stopped"):
+        recipe = read_file(run_dir / RECIPE)
+        found.stopped.append({"run_dir": run_dir.resolve(), "run": run_dir.name, "freeze": freeze_label(recipe),
+                              "values": recipe_values(recipe), **status["stopped"]})
+    elif status.get("returncode", 0) != 0:
         found.failed.append({"run_dir": run_dir.resolve(), "run": run_dir.name, "error": status.get("error", "")})
     else:
         incomplete.append(run_dir)

@@ -1,15 +1,11 @@
-"""The report's human tables: figures formatted (mean ± std, signed deltas), cells escaped for HTML, links to the
-run folders. :mod:`pipeline.compare.report` writes them into report.md and report.html.
+"""The report's human tables: figures formatted (mean ± std, signed deltas) as plain text.
+:mod:`pipeline.compare.view` adds the links to the run folders; :mod:`pipeline.compare.render` writes the tables.
 
 >>> cell(0.12345, 0.01, 3), cell(0.12345, float("nan"), 3), number(float("nan"), 1)
 ('0.123 ± 0.010', '0.123', '')
 """
 
 from __future__ import annotations
-
-import html
-import os
-from pathlib import Path
 
 import pandas as pd
 
@@ -30,25 +26,6 @@ def cell(mean: float, std: float, digits: int) -> str:
     return number(mean, digits) + ("" if pd.isna(mean) or pd.isna(std) else f" ± {std:.{digits}f}")
 
 
-def folder_links(run_dirs: list[Path], out: Path, fmt: str, links: bool) -> str:
-    """Links from the report in `out` to the run folders (`fmt` md, html or csv), or the folder names alone."""
-    rel = [(Path(p).name, Path(os.path.relpath(p, out)).as_posix()) for p in run_dirs]
-    if fmt == "html":
-        rel = [(html.escape(name), html.escape(target)) for name, target in rel]
-    if not links:
-        return " ".join(name for name, _ in rel)
-    if fmt == "md":
-        return " ".join(f"[{name}]({target})" for name, target in rel)
-    if fmt == "csv":
-        return ";".join(target for _, target in rel)
-    return " ".join(f'<a href="{target}/">{name}</a>' for name, target in rel)
-
-
-def escaped(table: pd.DataFrame, fmt: str) -> pd.DataFrame:
-    """Cells escaped for HTML (written with escape=False so the link cells stay links)."""
-    return table.astype(str).map(html.escape) if fmt == "html" else table
-
-
 def _deltas(points: pd.DataFrame, label: str) -> dict[str, pd.Series]:
     """The delta columns against `freeze: none`, signed so that positive is better (more accuracy, less cost)."""
     columns = {f"Δ {label} vs none (pts)": -points["map_lost_pts"], "time saved %": points["time_saved_pct"],
@@ -63,10 +40,9 @@ def _signed(value: float) -> str:
     return "0.0" if round(value, 1) == 0 else f"{value:+.1f}"
 
 
-def display_table(points: pd.DataFrame, axes: dict[str, list[str]], task: str, out: Path, fmt: str,
-                  links: bool) -> pd.DataFrame:
+def display_table(points: pd.DataFrame, axes: dict[str, list[str]], task: str) -> pd.DataFrame:
     """The human table of one comparison's points: swept values (`axes`), formatted mean ± std, deltas against
-    `freeze: none`, links to the run folders."""
+    `freeze: none`."""
     kinds = points["memory_kind"].map({"cuda": "GPU", "rss": "RSS"}).fillna("?")
     memory = f"peak memory MB ({kinds.iloc[0]})" if kinds.nunique() == 1 else "peak memory MB"
     table = pd.DataFrame({
@@ -90,7 +66,5 @@ def display_table(points: pd.DataFrame, axes: dict[str, list[str]], task: str, o
         for i, (name, col, digits) in enumerate(PROBE_SHOWN):
             table.insert(at + i, name, points[col].map(lambda v, d=digits: number(v, d)))
     if points["freeze"].nunique() > 1:  # without a freeze axis every point is its own `freeze: none` reference
-        table = table.assign(**_deltas(points, score_of(task)[1]))
-    table = escaped(table, fmt)
-    table["run folders"] = [folder_links(dirs, out, fmt, links) for dirs in points["run_dirs"]]
+        return table.assign(**_deltas(points, score_of(task)[1]))
     return table

@@ -22,7 +22,7 @@ from typing import Any
 
 import pipeline
 from pipeline.errors import UserError
-from pipeline.run_folder import POINT_CONSOLE, POINT_STATUS
+from pipeline.run_folder import POINT_CONSOLE, POINT_STATUS, write_atomic
 
 LOG = logging.getLogger("roadtune")
 PRESTART_ENV = "ROADTUNE_PRESTART"
@@ -38,12 +38,13 @@ class PointResult:
     returncode: int
     error: str | None
     wall_s: float
-    peak_rss_mb: float
+    peak_rss_mb: float | None
     device: str | None
+    stopped: dict[str, Any] | None = None  # stopped early by a search: epoch, rung, metric, value (sweep.asha)
 
     @property
     def ok(self) -> bool:
-        return self.returncode == 0
+        return self.returncode == 0 or self.stopped is not None
 
 
 def last_error(console: Path) -> str:
@@ -64,7 +65,7 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _start_point(point_dir: Path, device: str | None = None, wait_for_go: bool = False) -> subprocess.Popen:
+def start_point(point_dir: Path, device: str | None = None, wait_for_go: bool = False) -> subprocess.Popen:
     """Start one point's child process, its output into console.txt in the point folder. With `wait_for_go`
     the child imports what a run needs, then waits for a line `go` on its stdin (see :func:`sequential`)."""
     env = dict(os.environ)
@@ -79,10 +80,14 @@ def _start_point(point_dir: Path, device: str | None = None, wait_for_go: bool =
                                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
 
 
-def _finish_point(proc: subprocess.Popen, point_dir: Path, device: str | None, start: float) -> PointResult:
-    """Wait for a point's child to end; its result, with the wall time since `start`."""
+def finish_point(proc: subprocess.Popen, point_dir: Path, device: str | None, start: float,
+                 block: bool = True) -> PointResult | None:
+    """Wait for a point's child to end (without `block`: None while it runs); its result, with the wall time since
+    `start`."""
     # wait4 gives this child's own resource usage (peak RSS), which Popen.wait does not.
-    _, status, usage = os.wait4(proc.pid, 0)
+    pid, status, usage = os.wait4(proc.pid, 0 if block else os.WNOHANG)
+    if pid == 0:
+        return None
     proc.returncode = os.waitstatus_to_exitcode(status)
     error = None if proc.returncode == 0 else last_error(point_dir / POINT_CONSOLE)
     return PointResult(point_dir.name, proc.returncode, error, round(time.perf_counter() - start, 2),
@@ -92,7 +97,7 @@ def _finish_point(proc: subprocess.Popen, point_dir: Path, device: str | None, s
 def run_point(point_dir: Path, device: str | None = None) -> PointResult:
     """Run one point's child process to its end; output goes to console.txt in the point folder."""
     start = time.perf_counter()
-    return _finish_point(_start_point(point_dir, device), point_dir, device, start)
+    return finish_point(start_point(point_dir, device), point_dir, device, start)
 
 
 def _go(proc: subprocess.Popen, go: bool = True) -> None:
@@ -120,13 +125,13 @@ def sequential(point_dirs: list[Path]) -> Iterator[PointResult]:
         for point_dir in point_dirs:
             yield run_point(point_dir)
         return
-    waiting = _start_point(point_dirs[0], wait_for_go=True) if point_dirs else None
+    waiting = start_point(point_dirs[0], wait_for_go=True) if point_dirs else None
     try:
         for i, point_dir in enumerate(point_dirs):
             current, start = waiting, time.perf_counter()
             _go(current)
-            waiting = _start_point(point_dirs[i + 1], wait_for_go=True) if i + 1 < len(point_dirs) else None
-            yield _finish_point(current, point_dir, None, start)
+            waiting = start_point(point_dirs[i + 1], wait_for_go=True) if i + 1 < len(point_dirs) else None
+            yield finish_point(current, point_dir, None, start)
     finally:
         if waiting is not None and waiting.poll() is None:  # stopped early: the waiting child exits untouched
             _go(waiting, go=False)
@@ -192,6 +197,11 @@ def choose_executor(devices: str | None, ray_address: str | None, train: dict[st
     return on_ray(ray_address) if ray_address else sequential
 
 
+def write_status(point_dir: Path, result: PointResult) -> None:
+    """How the point's process ended, in its folder (status.json)."""
+    write_atomic(point_dir / POINT_STATUS, json.dumps(asdict(result), indent=2))
+
+
 def run_points(executor: Executor, points_dir: Path, ids: list[str]) -> list[PointResult]:
     """Run the points with `executor`, writing each one's status.json as it ends; return the failed ones."""
     from pipeline.ultralytics_api import TQDM
@@ -199,7 +209,7 @@ def run_points(executor: Executor, points_dir: Path, ids: list[str]) -> list[Poi
     failed = []
     results = executor([points_dir / i for i in ids])
     for result in TQDM(results, total=len(ids), desc="sweep points", unit="point"):
-        (points_dir / result.point / POINT_STATUS).write_text(json.dumps(asdict(result), indent=2))
+        write_status(points_dir / result.point, result)
         state = "ok" if result.ok else f"FAILED: {result.error}"
         LOG.info(f"point {result.point}: {state} ({result.wall_s:.0f} s, peak RSS {result.peak_rss_mb:.0f} MB)")
         failed += [] if result.ok else [result]

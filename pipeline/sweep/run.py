@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ from pipeline.run_folder import (
 )
 from pipeline.sweep.grid import Point, expand, parse_sweep, point_raw
 from pipeline.sweep.probe import probe_problems, probe_sweep
-from pipeline.textfile import read_json
+from pipeline.sweep.search import Spent, is_done, point_stages, rung_metric, search_problems, spent
+from pipeline.textfile import read_json, read_yaml
 
 LOG = logging.getLogger("roadtune")
 
@@ -67,10 +69,10 @@ class SweepSpec:
 
 
 def load_spec(recipe_path: Path, overrides: list[str], problems: list[str],
-              probe: bool = False) -> tuple[SweepSpec, list[Point]]:
+              probe: bool = False, devices: str | None = None) -> tuple[SweepSpec, list[Point]]:
     """Read a sweep recipe, apply `--set` overrides, validate the recipe, the grid and every point (preflight),
     and raise one UserError with all problems (`problems`: those the recipe's schema check found; with `probe`,
-    also what keeps --probe-batch from running).
+    also what keeps --probe-batch from running; with a `search`, what keeps it from running with `devices`).
     """
     raw = load_yaml(recipe_path)
     if isinstance(raw, dict):
@@ -79,6 +81,8 @@ def load_spec(recipe_path: Path, overrides: list[str], problems: list[str],
     spec = SweepSpec(raw, recipe_path.resolve().parent)
     points = expand(config) if config else []
     problems = list(problems) + sweep_problems + (probe_problems(raw, config) if probe else [])
+    if config and config.search:
+        problems += search_problems(raw, config, points, devices)
     if not problems:
         return spec, points
     try:
@@ -131,7 +135,7 @@ def find_unfinished(runs_dir: Path, spec: SweepSpec) -> Path | None:
             if SweepSpec.read(folder).to_json() != spec.to_json():
                 continue
             points = expand(spec.config)
-            return folder if any(not (point_dir(folder, p.id) / METRICS).is_file() for p in points) else None
+            return folder if any(not is_done(point_dir(folder, p.id)) for p in points) else None
     return None
 
 
@@ -148,7 +152,7 @@ def print_dry_run(points: list[Point], resolved: dict[str, tuple[dict[str, Any],
 
 
 def write_point_recipes(sweep_dir: Path, resolved: dict[str, tuple[dict[str, Any], str]], ids: list[str]) -> None:
-    """Write each point's resolved recipe into its run folder, where `pipeline.run --run-dir` picks it up."""
+    """Write each point's resolved recipe into its run folder, where its worker (pipeline.sweep.worker) reads it."""
     for point_id in ids:
         folder = point_dir(sweep_dir, point_id)
         folder.mkdir(parents=True, exist_ok=True)
@@ -164,18 +168,19 @@ def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Pat
     Returns 0 when every point finished, 1 when some failed (they are listed in the report).
     """
     from pipeline.run_folder import create_run_dir, hold, shown
-    from pipeline.sweep.executors import choose_executor, run_points
 
     if resume_dir is None and recipe is None:
         raise UserError("give a sweep recipe or --resume SWEEP_DIR")
     if resume_dir:
         spec = SweepSpec.read(resume_dir)
         points = expand(spec.config)
-        if probe and (found := probe_problems(spec.base, spec.config)):
-            raise UserError("--probe-batch cannot run", found)
+        found = probe_problems(spec.base, spec.config) if probe else []
+        found += search_problems(spec.base, spec.config, points, devices) if spec.config.search else []
+        if found:
+            raise UserError(f"{shown(resume_dir)} cannot resume", found)
     else:
-        spec, points = load_spec(recipe, overrides, problems or [], probe)
-    executor = choose_executor(devices, ray_address, spec.base.get("train", {}))
+        spec, points = load_spec(recipe, overrides, problems or [], probe, devices)
+    run = _points_runner(spec, devices, ray_address)
     resolved = resolve_points(spec, points)
     if dry_run:
         print_dry_run(points, resolved)
@@ -185,17 +190,37 @@ def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Pat
         sweep_dir = create_run_dir(runs_dir, spec.base["name"])
         (sweep_dir / SWEEP_MARKER).write_text(json.dumps(spec.to_json(), indent=2))
     with hold(sweep_dir):
-        todo = [p.id for p in points if not (point_dir(sweep_dir, p.id) / METRICS).is_file()]
-        print(f"sweep folder: {shown(sweep_dir)}\n{len(points)} points, {len(points) - len(todo)} finished, "
-              f"{len(todo)} to run")
+        todo = [p.id for p in points if not is_done(point_dir(sweep_dir, p.id))]
+        print(f"sweep folder: {shown(sweep_dir)}\n{len(points)} points, {len(points) - len(todo)} finished"
+              f"{' or stopped' * bool(spec.config.search)}, {len(todo)} to run")
         write_point_recipes(sweep_dir, resolved, todo)
-        failed = run_points(executor, sweep_dir / POINTS, todo)
+        failed = run(sweep_dir, todo, resolved)
         if probe and (sweep_dir / PROBE_JSON).is_file():
             print(f"{shown(sweep_dir / PROBE_JSON)} exists: kept (its batches were measured already)")
         elif probe:
             print(f"probe: {shown(probe_sweep(sweep_dir, spec.config, points, resolved, spec.base_dir))}")
         write_sweep_report(sweep_dir, tolerance)
     return int(bool(failed))
+
+
+def _points_runner(spec: SweepSpec, devices: str | None, ray_address: str | None) -> Callable[..., list]:
+    """How the points run: under the search's scheduler (`sweep.search`), else by the executor of --devices/--ray
+    (one after another without either); a function (sweep_dir, ids to run, resolved points) -> the failed ones."""
+    config = spec.config
+    if config.search:
+        metric = rung_metric(config.search, spec.base["task"])
+
+        def search(sweep_dir: Path, todo: list[str], resolved: dict[str, tuple[dict[str, Any], str]]) -> list:
+            from pipeline.sweep.asha import run_search
+
+            stages = {pid: point_stages(recipe) for pid, (recipe, _) in resolved.items()}
+            return run_search(sweep_dir, stages, config.search, metric, ray_address)
+
+        return search
+    from pipeline.sweep.executors import choose_executor, run_points
+
+    executor = choose_executor(devices, ray_address, spec.base.get("train", {}))
+    return lambda sweep_dir, todo, resolved: run_points(executor, sweep_dir / POINTS, todo)
 
 
 def write_sweep_report(sweep_dir: Path, tolerance: float) -> None:
@@ -207,6 +232,16 @@ def write_sweep_report(sweep_dir: Path, tolerance: float) -> None:
         return
     report = build_report([sweep_dir], tolerance=tolerance, skip_incomplete=True)
     print(report.summary(write_report(report, sweep_dir)))
+
+
+def search_spent(sweep_dir: Path) -> Spent | None:
+    """What the search of a sweep folder trained against its full grid (None for a sweep without a search)."""
+    spec = SweepSpec.read(sweep_dir)
+    if not spec.config.search:
+        return None
+    stages = {p.id: point_stages(read_yaml(point_dir(sweep_dir, p.id) / RECIPE, "point recipe"))
+              for p in expand(spec.config) if (point_dir(sweep_dir, p.id) / RECIPE).is_file()}
+    return spent(sweep_dir / POINTS, stages, rung_metric(spec.config.search, spec.base["task"]))
 
 
 def probe_recipe(recipe: Path, sweep_dir: Path) -> Path:

@@ -64,3 +64,17 @@ def test_the_example_report_is_made_again_by_its_commands(user_repo):
     assert list(report["freeze"]) == ["none", "all-but-head"] and set(report["dataset"]) == {"kitti_mini/data.yaml"}
     markdown = (user_repo / "docs/example-report/report.md").read_text()
     assert sweep in markdown and f"]({sweep}" not in markdown and "](../../runs" not in markdown
+
+
+def test_search_on_kitti_dry_run_then_a_shrunk_search(user_repo):
+    """docs/sweeps.md's successive-halving commands: the dry run lists the 15 points; a search shrunk to two depths
+    of two epochs writes its report."""
+    needs_shared(user_repo, "data/kitti_mini", "weights/yolov5n_coco_state_dict.pt")
+    env = user_env(ROADTUNE_WEIGHTS="../shared/weights")
+    out = type_command(user_repo, "python -m pipeline.run recipes/freeze-search-kitti.yaml --dry-run", env=env)
+    assert "15 points:" in out
+    shrink = ("--set train.epochs=2 --set train.imgsz=64 --set train.batch=8 --set train.workers=0 "
+              "--set sweep.freeze=[none,all-but-head] --set sweep.repeats=1 --set sweep.search.grace_epochs=1")
+    out = type_command(user_repo, "python -m pipeline.run recipes/freeze-search-kitti.yaml", shrink, env=env)
+    sweep = printed(out, "sweep folder")
+    assert "search: trained" in out and (user_repo / sweep / "report.md").is_file()
