@@ -41,7 +41,7 @@ def test_cli_paths_leave_other_keys_values_without_equals_and_dot_paths_alone(tm
                    "distill.unlabeled=[1, 2]"]
 
 
-@pytest.mark.parametrize("item, value", [("epochs=3", 3), ("lr0=1.0e-3", 0.001), ("amp=false", False),
+@pytest.mark.parametrize("item, value", [("epochs=3", 3), ("lr0=1e-3", 0.001), ("amp=false", False),
                                          ("imgsz=[320, 640]", [320, 640]), ("optimizer=SGD", "SGD"),
                                          ("name='1'", "1"), ("cache=", None), ("x=a=b", "a=b")])
 def test_values_are_parsed_as_yaml(item, value):
