@@ -119,3 +119,64 @@ def test_no_import_cycles():
     graph = import_graph()
     assert len(graph) > 50 and "pipeline.train.runner" in graph["pipeline.run"]
     assert cycles(graph) == []
+
+
+# Modules without a mirrored test file, each with the tests that cover it. A new module gets its own test file
+# (tests/<subpackage>/test_<module>.py) or an entry here; a module that gets its test file leaves this list.
+TESTED_ELSEWHERE = {
+    "bootstrap.py": "every entry point calls it first; tests/test_checkpoints.py runs it before Ultralytics",
+    "compare/__main__.py": "the compare command: tests/compare/test_compare.py, tests/acceptance/",
+    "compare/advise.py": "tests/compare/test_compare.py, tests/acceptance/test_compare_commands.py",
+    "compare/comparison.py": "the report's contents: tests/compare/test_view.py, tests/compare/test_report.py",
+    "compare/plots.py": "the report's figures: tests/compare/test_compare.py, tests/compare/test_report.py",
+    "compare/recommend.py": "tests/compare/test_compare.py",
+    "compare/tables.py": "the report's tables: tests/compare/test_report.py",
+    "datasets/__main__.py": "the datasets command: tests/datasets/test_check.py, tests/datasets/test_convert.py",
+    "distill/config.py": "the distill section of every distillation test: tests/distill/test_trainers.py",
+    "distill/frames.py": "tests/distill/test_pseudo.py, tests/distill/test_teacher_labels.py",
+    "distill/losses.py": "tests/distill/test_trainers.py",
+    "distill/plan.py": "tests/distill/test_trainers.py, tests/acceptance/test_distill_commands.py",
+    "distill/teacher.py": "tests/distill/test_trainers.py",
+    "export/__main__.py": "the export command: tests/export/test_export_run.py",
+    "recipe/preflight.py": "tests/recipe/test_schema.py, tests/datasets/test_check.py (the run's checks)",
+    "recipe/sweep.py": "tests/sweep/test_grid.py",
+    "sweep/asha.py": "the successive-halving search on Ray Tune: tests/sweep/test_search.py",
+    "sweep/executors.py": "tests/sweep/test_sweep.py",
+    "sweep/run.py": "tests/sweep/test_sweep.py",
+    "sweep/worker.py": "tests/sweep/test_sweep.py, tests/test_run_folder.py",
+    "train/stages.py": "tests/train/test_runner.py (each stage through Ultralytics' trainer)",
+    "video/__main__.py": "the video command: tests/acceptance/test_video_datasets_commands.py",
+    "video/backend.py": "tests/video/test_video.py",
+    "video/cli.py": "tests/video/test_video.py, tests/test_cli.py",
+    "video/config.py": "tests/video/test_video.py, tests/test_cli.py",
+    "video/run.py": "tests/video/test_video.py",
+}
+
+
+def mirrored_tests(module: str) -> list[Path]:
+    """Where a module's own tests live: tests/<subpackage>/test_<module>.py, or test_<subpackage>_<module>.py where
+    that file name is taken (pytest needs each test file name once: tests/test_run.py, tests/export/test_config.py)."""
+    path = Path(module)
+    folder = REPO / "tests" / path.parent
+    return [folder / f"test_{path.stem}.py", folder / f"test_{'_'.join((*path.parent.parts, path.stem))}.py"]
+
+
+def modules() -> list[str]:
+    return sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if p.name != "__init__.py")
+
+
+def test_each_module_has_its_test_file_or_names_the_tests_that_cover_it():
+    own = {m for m in modules() if any(t.is_file() for t in mirrored_tests(m))}
+    untested = [m for m in modules() if m not in own and m not in TESTED_ELSEWHERE]
+    assert untested == [], f"add tests/<subpackage>/test_<module>.py (or an entry in TESTED_ELSEWHERE): {untested}"
+    stale = sorted(m for m in TESTED_ELSEWHERE if m in own or m not in modules())
+    assert stale == [], f"remove from TESTED_ELSEWHERE (gone, or it has its own test file now): {stale}"
+    named = {t for reason in TESTED_ELSEWHERE.values() for t in re.findall(r"tests/[\w/]*\w(?:\.py)?", reason)}
+    assert sorted(t for t in named if not (REPO / t).exists()) == []
+
+
+def test_code_layout_counts_the_modules_with_their_own_test_file():
+    total = len(modules())
+    own = total - len(TESTED_ELSEWHERE)
+    layout = (REPO / "docs" / "code-layout.md").read_text()
+    assert f"for {own} of {total} modules" in layout, f"docs/code-layout.md: say `for {own} of {total} modules`"

@@ -114,28 +114,6 @@ def test_cli_exit_codes(tmp_path, capsys):
         check_dataset(data, "pose")
 
 
-def test_classify_folder(tmp_path):
-    root = tmp_path / "cls"
-    for i in range(11):
-        write_image(root / "train" / "stop" / f"{i}.png", seed=i)
-    write_image(root / "train" / "yield" / "0.png", seed=100)
-    (root / "train" / "empty").mkdir()
-    write_image(root / "val" / "stop" / "0.png", seed=0)  # same pixels as train/stop/0.png
-    (root / "val" / "yield").mkdir()
-    (root / "val" / "yield" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    write_image(root / "val" / "unknown" / "0.png", seed=5)
-    report = check_dataset(root, "classify")
-    assert report.names == {0: "empty", 1: "stop", 2: "yield"}
-    assert report.splits["train"].instances == {1: 11, 2: 1} and report.splits["val"].images == 1
-    errors, warnings = "\n".join(report.errors), "\n".join(report.warnings)
-    assert "train: class empty has no readable images" in errors
-    assert "val: class folders not in train/: unknown" in errors and "bad.png: not a readable image" in errors
-    assert "val: class yield has no readable images" in warnings
-    assert "class imbalance, stop has 11 images, yield only 1" in warnings and "2 identical images" in warnings
-    with pytest.raises(UserError, match="train/<class>/"):
-        check_dataset(tmp_path / "nothing", "classify")
-
-
 @pytest.mark.parametrize("name, task, images, instances", [
     ("kitti_mini", "detect", (150, 50), (1079, 339)),
     ("camvid_seg_mini", "segment", (80, 20), (625, 121)),
