@@ -117,5 +117,5 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_no_import_cycles():
     graph = import_graph()
-    assert len(graph) > 50 and "pipeline.train.runner" in graph["pipeline.run"]
+    assert len(graph) > 50 and "pipeline.execute.loop" in graph["pipeline.run"]
     assert cycles(graph) == []

@@ -1,2 +1,2 @@
-"""The recipe: its schema and --set overrides, the models and freeze plans it names, and the preflight that
-checks all of it before any work."""
+"""The recipe, configuration only: its schema and every section's (augment, distill, video, export, sweep), --set
+overrides, the stage and freeze-spec rules, and the models and freeze plans it names."""

@@ -18,14 +18,14 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pipeline.distill.config import DistillConfig, DistillWeights
 from pipeline.errors import UserError
-from pipeline.export.config import ExportConfig
+from pipeline.recipe.augment import AugmentConfig
+from pipeline.recipe.distill import DistillConfig, DistillWeights
+from pipeline.recipe.export import ExportConfig
 from pipeline.recipe.overrides import apply_overrides
 from pipeline.recipe.train_args import MAX_EPOCHS, check_train_args
+from pipeline.recipe.video import VideoConfig
 from pipeline.textfile import read_yaml
-from pipeline.train.augment import AugmentConfig
-from pipeline.video.config import VideoConfig
 
 FreezeName = Literal["none", "backbone", "all-but-head"]
 FreezeSpec = Union[Annotated[int, Field(ge=0)], list[Annotated[int, Field(ge=0)]], FreezeName]

@@ -95,7 +95,7 @@ def resolve_points(spec: SweepSpec, points: list[Point],
     Raises one UserError listing the problems of every point (those in `known`, found for the base recipe
     already, are not repeated per point).
     """
-    from pipeline.recipe.preflight import prepare
+    from pipeline.execute.prepare import prepare
 
     resolved: dict[int, tuple[dict[str, Any], str]] = {}
     problems: list[str] = []

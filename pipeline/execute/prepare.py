@@ -13,7 +13,7 @@ from torch import nn
 from pipeline.datasets.resolve import Dataset, has_segment_labels, resolve_dataset
 from pipeline.distill.teacher import Teacher, check_unlabeled, prepare_teacher
 from pipeline.errors import UserError
-from pipeline.export.config import setup_problems as export_setup_problems
+from pipeline.export.setup import setup_problems as export_setup_problems
 from pipeline.recipe.freeze import FreezePlan, freeze_plan, resolve_freeze
 from pipeline.recipe.models import (
     Transfer,
