@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -108,13 +108,20 @@ def _fix_for(error_type: str, loc: tuple, message: str) -> str:
 
 
 def _fields_at(loc: tuple) -> list[str]:
-    """Field names of the recipe section at `loc` (for suggestions)."""
+    """Field names of the recipe section at `loc` (for suggestions), found by walking the schema's models:
+    `stages.0` is a Stage, `distill.weights` a DistillWeights, `augment` an AugmentConfig."""
     model: type[BaseModel] = Recipe
-    if loc and loc[0] == "stages":
-        model = Stage
-    elif loc and loc[0] == "distill":
-        model = DistillWeights if loc[1:2] == ("weights",) else DistillConfig
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None  # an int indexes a list
+        model = (_model_in(field.annotation) if field else None) or model
     return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The section model inside a field's type (`X | None`, `list[X]`), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for m in map(_model_in, get_args(annotation)) if m is not None), None)
 
 
 def format_validation_error(err: ValidationError) -> list[str]:
