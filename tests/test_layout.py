@@ -160,6 +160,7 @@ def test_every_package_has_its_layer():
     present = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
                if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
     assert present == placed
+    assert " < ".join(map("/".join, LAYERS)) in (REPO / "docs" / "code-layout.md").read_text()
 
 
 def test_no_package_imports_one_above_it():
