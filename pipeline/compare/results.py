@@ -18,10 +18,10 @@ import pandas as pd
 from pydantic import ValidationError
 
 from pipeline.errors import UserError
+from pipeline.recipe.stages import stage_freeze
 from pipeline.recipe.sweep import SweepConfig
 from pipeline.run_folder import ENV, METRICS, POINT_STATUS, POINTS, PROBE_JSON, RECIPE, SWEEP_MARKER, is_sweep_dir
 from pipeline.textfile import read_json, read_yaml
-from pipeline.train.args import stage_freeze
 
 FIGURES = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "recall", "epochs", "batches",
            "images_seen", "time_per_epoch_s", "train_time_s", "images_per_s", "peak_memory_mb",

@@ -17,8 +17,9 @@ from pipeline.distill.pseudo import pseudo_trainer_class
 from pipeline.distill.teacher import TEACHER_STAGE, Teacher
 from pipeline.distill.trainers import distill_trainer_class, native_train_args
 from pipeline.recipe.schema import Recipe, Stage
+from pipeline.recipe.stages import default_epochs
 from pipeline.run_folder import PSEUDO, PSEUDO_DATA, stage_dir
-from pipeline.train.args import default_epochs, stage_args
+from pipeline.train.args import stage_args
 from pipeline.train.stages import StageRun
 
 

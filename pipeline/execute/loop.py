@@ -23,6 +23,7 @@ from pipeline.datasets.augment import build_augmentations
 from pipeline.distill.plan import distill_stages
 from pipeline.execute.prepare import Prepared
 from pipeline.recipe.models import save_checkpoint
+from pipeline.recipe.stages import plan_stages, stage_freeze
 from pipeline.run_folder import (
     ENV,
     INIT_WEIGHTS,
@@ -39,7 +40,7 @@ from pipeline.run_folder import (
     write_atomic,
 )
 from pipeline.textfile import read_json
-from pipeline.train.args import plan_stages, stage_args, stage_freeze
+from pipeline.train.args import stage_args
 from pipeline.train.metrics import headline, read_epochs, timing_summary
 from pipeline.train.stages import StageRun, run_stage
 

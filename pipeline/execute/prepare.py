@@ -24,7 +24,7 @@ from pipeline.recipe.models import (
     transfer_weights,
 )
 from pipeline.recipe.schema import Recipe
-from pipeline.train.args import plan_stages, stage_freeze
+from pipeline.recipe.stages import plan_stages, stage_freeze
 
 LOG = logging.getLogger("roadtune")
 

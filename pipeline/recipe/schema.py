@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pipeline.errors import UserError
 from pipeline.recipe.augment import AugmentConfig
-from pipeline.recipe.distill import DistillConfig, DistillWeights
+from pipeline.recipe.distill import DistillConfig
 from pipeline.recipe.export import ExportConfig
 from pipeline.recipe.overrides import apply_overrides
 from pipeline.recipe.train_args import MAX_EPOCHS, check_train_args
