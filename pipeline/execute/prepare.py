@@ -1,4 +1,6 @@
-"""Checks that need files and the model (paths, task, freeze depth, labels), all collected before any work."""
+"""The resolved run: a recipe checked against its files, the model and this machine (paths, task, freeze depth,
+labels, devices, export packages), every problem collected before any work; :class:`Prepared` is what the run
+loop (:mod:`pipeline.execute.loop`) runs."""
 
 from __future__ import annotations
 
