@@ -107,7 +107,7 @@ def inference_only(detector, frames: list[np.ndarray], batch: int) -> tuple[floa
 def ours(weights: Path, video: Path, imgsz: int, backend: str, batch: int, limit: int | None,
          out: Path, device: str) -> tuple[float, int, tuple]:
     """Our pipeline end to end (``run_video``), with its detections read back from detections.csv."""
-    from pipeline.video.config import VideoConfig
+    from pipeline.recipe.video import VideoConfig
     from pipeline.video.run import run_video
 
     cfg = VideoConfig(source=video, imgsz=imgsz, batch=batch, backend=backend, device=device, max_frames=limit)
@@ -156,8 +156,8 @@ def bench_imgsz(weights: Path, video: Path, imgsz: int, backends: Sequence[str],
     The CPU is shared, and its speed drifts by up to 2x within minutes, so every ratio is taken between
     neighbouring runs (plain loop, then ours, then inference-only, per backend and round) and its median reported.
     """
+    from pipeline.recipe.video import VideoConfig
     from pipeline.video.backend import load_detector
-    from pipeline.video.config import VideoConfig
 
     frames = read_frames(video, min(64, limit or 64))  # in memory, for inference-only
     detectors = {b: load_detector(weights, VideoConfig(source=video, imgsz=imgsz, backend=b, device=device))

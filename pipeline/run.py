@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,8 +10,6 @@ from pathlib import Path
 from pipeline.cli import prog
 from pipeline.errors import UserError, cli_entry
 from pipeline.run_folder import PROBE_JSON, SWEEP_MARKER
-
-LOG = logging.getLogger("roadtune")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,30 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _StdoutHandler(logging.StreamHandler):
-    """Writes to whatever sys.stdout is at the time (tests and notebooks swap it)."""
-
-    @property
-    def stream(self):
-        return sys.stdout
-
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass
-
-
-_CONSOLE = _StdoutHandler()
-_CONSOLE.setFormatter(logging.Formatter("roadtune: %(message)s"))
-
-
-def setup_console_log() -> None:
-    """roadtune's log lines on stdout."""
-    if _CONSOLE not in LOG.handlers:
-        LOG.addHandler(_CONSOLE)
-        LOG.setLevel(logging.INFO)
-        LOG.propagate = False
-
-
 def print_plan(prepared) -> None:
     """The --dry-run output: each stage's freeze plan."""
     for name, plan in prepared.plans.items():
@@ -72,10 +45,11 @@ def print_plan(prepared) -> None:
 
 def resume(run_dir: Path, dry_run: bool = False) -> int:
     """Continue an interrupted run; a finished one is reported and left untouched."""
-    from pipeline.recipe.preflight import prepare
+    from pipeline.execute.console import report_finished
+    from pipeline.execute.loop import execute, stage_runs
+    from pipeline.execute.prepare import prepare
     from pipeline.recipe.schema import load_recipe
     from pipeline.run_folder import LAST_FILE, METRICS, RECIPE, is_finished, shown
-    from pipeline.train.runner import execute, stage_runs
 
     if not (run_dir / RECIPE).exists():  # one that is there but unreadable is named by load_recipe
         raise UserError(f"--resume {shown(run_dir)}: not a run folder (no {RECIPE})")
@@ -93,19 +67,11 @@ def resume(run_dir: Path, dry_run: bool = False) -> int:
     return 0
 
 
-def report_finished(metrics: dict, run_dir: Path) -> None:
-    """The closing lines of a run: its folder, the final weights (as the video demo takes them) and headline."""
-    from pipeline.run_folder import final_weights, shown
-    from pipeline.train.metrics import headline
-
-    print(f"run folder: {shown(run_dir)}\nweights: {shown(final_weights(run_dir, metrics))}\n"
-          f"{headline(metrics)}  trainable params {metrics['params_trainable']:,}  time {metrics['train_time_s']} s")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Validate the recipe (all errors at once, exit 2), then run it into a new run folder."""
     args = build_parser().parse_args(argv)
     from pipeline.bootstrap import bootstrap
+    from pipeline.execute.console import setup_console_log
 
     bootstrap()
     setup_console_log()
@@ -113,11 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _resume(args)
     if args.recipe is None:
         raise UserError("give a recipe file (e.g. recipes/quickstart.yaml) or --resume RUN_DIR")
+    from pipeline.execute.console import report_finished
+    from pipeline.execute.loop import start_run
+    from pipeline.execute.prepare import prepare
     from pipeline.recipe.overrides import cli_paths_absolute
-    from pipeline.recipe.preflight import prepare
     from pipeline.recipe.schema import load_recipe
     from pipeline.run_folder import create_run_dir, shown
-    from pipeline.train.runner import start_run
 
     overrides = cli_paths_absolute(args.overrides)
     runs_dir = args.runs_dir.expanduser().resolve()  # Ultralytics gets absolute paths only (see train.args.stage_args)

@@ -138,7 +138,7 @@ CONTRACT: dict[str, str] = {
                               "(pipeline.train.stages: a moved run folder resumes where it is)",
     "stages.ddp_validator": "a DDP parent trains in a subprocess: its validator stays None (train.stages)",
     "metrics.confusion_orientation": "ConfusionMatrix.process_cls_preds fills matrix[pred][true] (train.metrics)",
-    "augment.albumentations": "augmentations= reaches Albumentations; pixel-only lists skip boxes (train.augment)",
+    "augment.albumentations": "augmentations= reaches Albumentations; pixel-only lists skip boxes (datasets.augment)",
     "datasets.get_img_files": "BaseDataset.get_img_files(self, img_path) lists IMG_FORMATS files (datasets.images)",
     "datasets.image_open": "utils.patches has _image_open, the Image.open replacement (pipeline.datasets.images)",
     "datasets.img2label_last_images": "img2label_paths replaces only the last /images/ (pipeline.datasets.resolve)",
@@ -156,7 +156,7 @@ CONTRACT: dict[str, str] = {
                         "at epochs - close_mosaic; device set before on_pretrain_routine_start (sweep.probe)",
     "video.export_requirements": "exporter checks the onnx/openvino packages of video.backend.REQUIREMENTS",
     "export.int8": "exporter: quantize=8/16 sets the precision; int8 calibrates on args.split, OpenVINO int8 checks "
-                   "INT8_REQUIREMENTS (pipeline.export.artifact, export.config)",
+                   "INT8_REQUIREMENTS (pipeline.export.artifact, export.setup)",
     "export.measured_keys": "Results.speed holds preprocess/inference/postprocess ms per image; val metrics' "
                             "results_dict holds measure.ACCURACY_KEYS (pipeline.export.measure)",
     "video.compile_model_keywords": "OpenVINOBackend keeps compile_model as a functools.partial (video.backend)",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import SUBCOMMANDS
-from pipeline.video.config import VideoConfig
+from pipeline.recipe.video import VideoConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = Path(sys.executable).parent / "roadtune"  # installed beside the venv's python by `pip install -e .`

@@ -1,5 +1,6 @@
 """The house rules of the layout, checked on the source: the run folder's names are spelled in
-pipeline/run_folder.py alone, and no module of pipeline/ imports (even lazily) one that imports it back."""
+pipeline/run_folder.py alone, no module of pipeline/ imports (even lazily) one that imports it back, and no package
+imports one above it in :data:`LAYERS`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,21 @@ FOLDERS = {v for v in (run_folder.STAGES, run_folder.PSEUDO, run_folder.POINTS, 
                                      run_folder.EXPORT)}
 # other folders' own names that happen to equal a run folder's: the video demo's output folder, a dataset's yaml
 OWNED_ELSEWHERE = {("video/outputs.py", "summary.json"), ("datasets", "data.yaml"), ("distill/pseudo.py", "data.yaml")}
+# The package order, lowest first (docs/code-layout.md quotes it): a package imports only from its own layer and
+# the layers below it. The first layer is pipeline/'s own modules that every package may use.
+LAYERS = (
+    ("errors", "textfile", "run_folder", "ultralytics_api", "checkpoints", "bootstrap", "cli"),
+    ("recipe",),
+    ("datasets",),
+    ("train",),
+    ("distill",),
+    ("video",),
+    ("export",),
+    ("execute",),
+    ("compare",),
+    ("sweep",),
+    ("run",),
+)
 
 
 def _names() -> set[str]:
@@ -117,7 +133,7 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_no_import_cycles():
     graph = import_graph()
-    assert len(graph) > 50 and "pipeline.train.runner" in graph["pipeline.run"]
+    assert len(graph) > 50 and "pipeline.execute.loop" in graph["pipeline.run"]
     assert cycles(graph) == []
 
 
@@ -132,23 +148,24 @@ TESTED_ELSEWHERE = {
     "compare/recommend.py": "tests/compare/test_compare.py",
     "compare/tables.py": "the report's tables: tests/compare/test_report.py",
     "datasets/__main__.py": "the datasets command: tests/datasets/test_check.py, tests/datasets/test_convert.py",
-    "distill/config.py": "the distill section of every distillation test: tests/distill/test_trainers.py",
     "distill/frames.py": "tests/distill/test_pseudo.py, tests/distill/test_teacher_labels.py",
     "distill/losses.py": "tests/distill/test_trainers.py",
     "distill/plan.py": "tests/distill/test_trainers.py, tests/acceptance/test_distill_commands.py",
     "distill/teacher.py": "tests/distill/test_trainers.py",
     "export/__main__.py": "the export command: tests/export/test_export_run.py",
-    "recipe/preflight.py": "tests/recipe/test_schema.py, tests/datasets/test_check.py (the run's checks)",
+    "execute/prepare.py": "tests/recipe/test_schema.py, tests/datasets/test_check.py (the run's checks)",
+    "execute/console.py": "the closing lines of every run: tests/test_run.py, tests/acceptance/test_run_commands.py",
+    "recipe/distill.py": "the distill section of every distillation test: tests/distill/test_trainers.py",
+    "recipe/video.py": "tests/video/test_video.py, tests/test_cli.py",
     "recipe/sweep.py": "tests/sweep/test_grid.py",
     "sweep/asha.py": "the successive-halving search on Ray Tune: tests/sweep/test_search.py",
     "sweep/executors.py": "tests/sweep/test_sweep.py",
     "sweep/run.py": "tests/sweep/test_sweep.py",
     "sweep/worker.py": "tests/sweep/test_sweep.py, tests/test_run_folder.py",
-    "train/stages.py": "tests/train/test_runner.py (each stage through Ultralytics' trainer)",
+    "train/stages.py": "tests/execute/test_loop.py (each stage through Ultralytics' trainer)",
     "video/__main__.py": "the video command: tests/acceptance/test_video_datasets_commands.py",
     "video/backend.py": "tests/video/test_video.py",
     "video/cli.py": "tests/video/test_video.py, tests/test_cli.py",
-    "video/config.py": "tests/video/test_video.py, tests/test_cli.py",
     "video/run.py": "tests/video/test_video.py",
 }
 
@@ -180,3 +197,35 @@ def test_code_layout_counts_the_modules_with_their_own_test_file():
     own = total - len(TESTED_ELSEWHERE)
     layout = (REPO / "docs" / "code-layout.md").read_text()
     assert f"for {own} of {total} modules" in layout, f"docs/code-layout.md: say `for {own} of {total} modules`"
+
+
+def layer_of(module: str) -> int:
+    """The index in LAYERS of a pipeline module's package (or of the top-level module itself)."""
+    part = module.split(".")[1]
+    return next(i for i, names in enumerate(LAYERS) if part in names)
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """`module -> imported` for every import from a lower layer to a higher one."""
+    return sorted(f"{module} -> {target}" for module, targets in graph.items() for target in targets
+                  if layer_of(target) > layer_of(module))
+
+
+def test_the_layer_check_finds_an_upward_import():
+    graph = {"pipeline.recipe.schema": {"pipeline.train.args", "pipeline.errors"},
+             "pipeline.train.args": {"pipeline.recipe.schema"}}
+    assert upward_imports(graph) == ["pipeline.recipe.schema -> pipeline.train.args"]
+
+
+def test_every_package_has_its_layer():
+    placed = {name for names in LAYERS for name in names}
+    present = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
+               if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
+    assert present == placed
+    assert " < ".join(map("/".join, LAYERS)) in (REPO / "docs" / "code-layout.md").read_text()
+
+
+def test_no_package_imports_one_above_it():
+    upward = upward_imports(import_graph())
+    assert upward == [], f"imports from a lower package to a higher one ({' < '.join(map('/'.join, LAYERS))}):\n" + \
+        "\n".join(upward)

@@ -292,7 +292,7 @@ def probe_export_int8(tmp_path: Path) -> None:
     from ultralytics.cfg import DEFAULT_CFG_DICT
     from ultralytics.engine.exporter import Exporter
 
-    from pipeline.export.config import INT8_REQUIREMENTS
+    from pipeline.export.setup import INT8_REQUIREMENTS
 
     assert "quantize" in DEFAULT_CFG_DICT and "split" in DEFAULT_CFG_DICT
     assert 'split = self.args.split or "val"' in _source(Exporter.get_int8_calibration_dataloader)

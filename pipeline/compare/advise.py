@@ -104,8 +104,8 @@ def decide(stats: DatasetStats, overlap: float | None, backbone: int) -> tuple[s
 
 def advise(recipe_path: Path, overrides: list[str]) -> str:
     """The advice text for a recipe: the figures used, the starting freeze, and that it is a prior."""
+    from pipeline.execute.prepare import prepare
     from pipeline.recipe.overrides import cli_paths_absolute
-    from pipeline.recipe.preflight import prepare
     from pipeline.recipe.schema import load_recipe
 
     recipe, base, problems = load_recipe(recipe_path, cli_paths_absolute(overrides))

@@ -51,7 +51,7 @@ def build_report(folders: list[Path], tolerance: float = 1.0, skip_incomplete: b
 
 def search_lines(collected: Collected, sources: list[Path]) -> list[str]:
     """What the recommendation stands on when a search stopped points: the finished ones only, and what it cost."""
-    from pipeline.sweep.search import search_spent
+    from pipeline.compare.epochs import search_spent
 
     if not collected.stopped:
         return []

@@ -18,6 +18,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from pipeline.errors import UserError
+from pipeline.recipe.stages import stage_freeze
 from pipeline.recipe.sweep import SweepConfig, score_of  # noqa: F401 (score_of: the report imports it from here)
 from pipeline.run_folder import (
     ENV,
@@ -32,7 +33,6 @@ from pipeline.run_folder import (
     is_sweep_dir,
 )
 from pipeline.textfile import read_json, read_yaml
-from pipeline.train.args import stage_freeze
 
 FIGURES = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "recall", "epochs", "batches",
            "images_seen", "time_per_epoch_s", "train_time_s", "images_per_s", "peak_memory_mb",

@@ -25,7 +25,7 @@ TASKS = ("detect", "segment", "classify")
 def _parser() -> argparse.ArgumentParser:
     # light imports only: --help must answer at once; ultralytics, torch and cv2 load in the subcommands
     from pipeline.datasets import FORMATS
-    from pipeline.train.augment import PRESETS
+    from pipeline.recipe.augment import PRESETS
 
     parser = argparse.ArgumentParser(prog=prog("datasets"),
                                      description="Bring road datasets in, check them, preview augmentations.")
@@ -95,7 +95,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.json:
             report.write_json(args.json)
         return 0 if report.ok else 1
-    from pipeline.train.augment import parse_presets, preview
+    from pipeline.datasets.augment import preview
+    from pipeline.recipe.augment import parse_presets
 
     print(f"wrote {preview(args.data, parse_presets(args.augment, args.p), args.out, args.n, args.imgsz, args.seed)}")
     return 0

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.distill.config import DistillConfig
+from pipeline.recipe.distill import DistillConfig
 
 MASK_TOPK = 32  # anchors per image whose masks are distilled: the teacher's most confident ones
 

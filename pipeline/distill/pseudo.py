@@ -27,7 +27,6 @@ import yaml
 
 from pipeline.datasets.images import image_files
 from pipeline.datasets.resolve import Dataset
-from pipeline.distill.config import DistillConfig
 from pipeline.distill.frames import extract_frames
 from pipeline.distill.teacher_labels import (
     FLOOR,
@@ -37,6 +36,7 @@ from pipeline.distill.teacher_labels import (
     teacher_imgsz,
     write_labels,
 )
+from pipeline.recipe.distill import DistillConfig
 from pipeline.run_folder import PSEUDO_COUNTS_FILE, PSEUDO_DATA, PSEUDO_PREDICTIONS, TEACHER_VAL, write_atomic
 from pipeline.textfile import read_json, read_text
 

@@ -18,8 +18,8 @@ from typing import Any
 from torch import nn
 
 from pipeline.checkpoints import load_model
-from pipeline.distill.config import DistillConfig, DistillWeights
 from pipeline.distill.losses import RoadtuneLoss
+from pipeline.recipe.distill import DistillConfig, DistillWeights
 from pipeline.recipe.models import model_task
 from pipeline.run_folder import PROJECTOR
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from pipeline.cli import prog
 from pipeline.errors import UserError, cli_entry
-from pipeline.export.config import ExportConfig
+from pipeline.recipe.export import ExportConfig
 
 
 def build_parser() -> argparse.ArgumentParser:

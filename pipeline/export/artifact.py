@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pipeline.export.config import ExportConfig
+from pipeline.recipe.export import ExportConfig
 from pipeline.video.backend import EXPORT_ARGS
 
 PARTIAL = ".partial-"  # prefix of the private folders an export is made in: removed when one is found unfinished

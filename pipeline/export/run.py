@@ -10,7 +10,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipeline.checkpoints import read_checkpoint
 from pipeline.errors import UserError
@@ -23,7 +23,8 @@ from pipeline.export.artifact import (
     put_in_place,
     size_mb,
 )
-from pipeline.export.config import ExportConfig
+from pipeline.recipe.export import ExportConfig
+from pipeline.recipe.schema import Recipe
 from pipeline.run_folder import (
     EXPORT,
     EXPORT_JSON,
@@ -38,9 +39,6 @@ from pipeline.run_folder import (
     shown,
     write_atomic,
 )
-
-if TYPE_CHECKING:
-    from pipeline.recipe.preflight import Prepared
 
 LOG = logging.getLogger("roadtune")
 DEFAULT_IMGSZ = 640  # Ultralytics' default (cfg/default.yaml), for a recipe that sets no train.imgsz
@@ -86,11 +84,11 @@ def target_of(run_dir: Path, data: Path | None, imgsz: int | None) -> Target:
     return Target(run_dir.resolve(), weights, resolve_dataset(data).yaml_path, recipe["task"], size)
 
 
-def export_final_weights(prepared: Prepared, run_dir: Path, weights: Path) -> list[Path]:
+def export_final_weights(recipe: Recipe, data_yaml: Path, run_dir: Path, weights: Path) -> list[Path]:
     """The recipe's `export:` section, run on the final weights before the run is marked finished."""
-    cfg = prepared.recipe.export
-    size = cfg.imgsz or train_imgsz(prepared.recipe.train)
-    target = Target(run_dir.resolve(), weights, prepared.dataset.yaml_path, prepared.recipe.task, size)
+    cfg = recipe.export
+    size = cfg.imgsz or train_imgsz(recipe.train)
+    target = Target(run_dir.resolve(), weights, data_yaml, recipe.task, size)
     return export_run(target, cfg, say=LOG.info)
 
 
@@ -99,7 +97,7 @@ def plan(folders: list[Path], cfg: ExportConfig, data: Path | None = None,
     """The runs to export (every finished point of a sweep), after every check; one UserError listing all problems."""
     import torch
 
-    from pipeline.export.config import setup_problems
+    from pipeline.export.setup import setup_problems
 
     problems, targets = setup_problems(cfg, torch.cuda.is_available()), []
     for folder in folders:

@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pipeline.distill.config import DistillConfig, DistillWeights
 from pipeline.errors import UserError
-from pipeline.export.config import ExportConfig
+from pipeline.recipe.augment import AugmentConfig
+from pipeline.recipe.distill import DistillConfig
+from pipeline.recipe.export import ExportConfig
 from pipeline.recipe.overrides import apply_overrides
 from pipeline.recipe.train_args import MAX_EPOCHS, check_train_args
+from pipeline.recipe.video import VideoConfig
 from pipeline.textfile import read_yaml
-from pipeline.train.augment import AugmentConfig
-from pipeline.video.config import VideoConfig
 
 FreezeName = Literal["none", "backbone", "all-but-head"]
 FreezeSpec = Union[Annotated[int, Field(ge=0)], list[Annotated[int, Field(ge=0)]], FreezeName]
@@ -108,13 +108,20 @@ def _fix_for(error_type: str, loc: tuple, message: str) -> str:
 
 
 def _fields_at(loc: tuple) -> list[str]:
-    """Field names of the recipe section at `loc` (for suggestions)."""
+    """Field names of the recipe section at `loc` (for suggestions), found by walking the schema's models:
+    `stages.0` is a Stage, `distill.weights` a DistillWeights, `augment` an AugmentConfig."""
     model: type[BaseModel] = Recipe
-    if loc and loc[0] == "stages":
-        model = Stage
-    elif loc and loc[0] == "distill":
-        model = DistillWeights if loc[1:2] == ("weights",) else DistillConfig
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None  # an int indexes a list
+        model = (_model_in(field.annotation) if field else None) or model
     return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The section model inside a field's type (`X | None`, `list[X]`), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for m in map(_model_in, get_args(annotation)) if m is not None), None)
 
 
 def format_validation_error(err: ValidationError) -> list[str]:

@@ -27,10 +27,11 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
 import pipeline
+from pipeline.compare.epochs import point_stages, recorded_scores, spent, stop_record
 from pipeline.recipe.sweep import LOWER_IS_BETTER, SearchConfig
 from pipeline.run_folder import POINT_STATUS, POINTS, RECIPE, SEARCH, is_finished
 from pipeline.sweep.executors import PointResult, finish_point, start_point, write_status
-from pipeline.sweep.search import point_stages, recorded_scores, spent, stop_record, trial_order
+from pipeline.sweep.search import trial_order
 from pipeline.textfile import read_json, read_yaml
 
 LOG = logging.getLogger("roadtune")

@@ -3,7 +3,7 @@ largest batch whose peak GPU memory fits in what ``freeze: none`` needed at the 
 throughput at it beside the one at the recipe's batch.
 
 A measurement is the point's own first-stage Ultralytics training (trainer, freeze, data, image size and
-augmentations from :func:`pipeline.train.runner.stage_runs`) at one batch size, stopped after a few batches; its
+augmentations from :func:`pipeline.execute.loop.stage_runs`) at one batch size, stopped after a few batches; its
 output goes to ``<sweep>/probe/<point-id>/``, never into the points. :func:`largest_batch` is the search over such
 measurements; ``probe.json`` in the sweep folder is what the report reads.
 """
@@ -230,9 +230,9 @@ def depth_points(config: SweepConfig, points: list[Point]) -> list[Point]:
 
 def point_stage_run(recipe: dict[str, Any], base_dir: Path, folder: Path) -> StageRun:
     """A point's first stage as the runner builds it, writing into `folder` (with its init.pt, as the runner)."""
-    from pipeline.recipe.preflight import prepare
+    from pipeline.execute.loop import stage_runs, write_init_weights
+    from pipeline.execute.prepare import prepare
     from pipeline.recipe.schema import validate_recipe
-    from pipeline.train.runner import stage_runs, write_init_weights
 
     checked, problems = validate_recipe(recipe, str(folder.name))
     prepared = prepare(checked, base_dir, problems)

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from pipeline.compare.epochs import is_done, point_stages, rung_metric
 from pipeline.errors import UserError
 from pipeline.recipe.overrides import apply_overrides
 from pipeline.recipe.schema import (
@@ -38,7 +39,7 @@ from pipeline.run_folder import (
 )
 from pipeline.sweep.grid import Point, expand, parse_sweep, point_raw
 from pipeline.sweep.probe import probe_problems, probe_sweep
-from pipeline.sweep.search import is_done, point_stages, rung_metric, search_problems
+from pipeline.sweep.search import search_problems
 from pipeline.textfile import read_json
 
 LOG = logging.getLogger("roadtune")
@@ -99,7 +100,7 @@ def resolve_points(spec: SweepSpec, points: list[Point],
     Raises one UserError listing the problems of every point (those in `known`, found for the base recipe
     already, are not repeated per point).
     """
-    from pipeline.recipe.preflight import prepare
+    from pipeline.execute.prepare import prepare
 
     resolved: dict[int, tuple[dict[str, Any], str]] = {}
     problems: list[str] = []

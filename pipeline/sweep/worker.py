@@ -27,8 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _wait_for_go() -> bool:
     """Import what a run needs, then wait for `go` on stdin; False when the sweep ended first (stdin closed):
     nothing is touched then."""
-    import pipeline.recipe.preflight  # noqa: F401  (these imports are the start-up the wait takes off the point)
-    import pipeline.train.runner  # noqa: F401
+    import pipeline.execute.loop  # noqa: F401  (these imports are the start-up the wait takes off the point)
+    import pipeline.execute.prepare  # noqa: F401
 
     return sys.stdin.readline().strip() == "go"
 
@@ -41,11 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     bootstrap()
     if args.wait_for_go and not _wait_for_go():
         return 0
-    from pipeline.recipe.preflight import prepare
+    from pipeline.execute.console import report_finished, setup_console_log
+    from pipeline.execute.loop import start_run
+    from pipeline.execute.prepare import prepare
     from pipeline.recipe.schema import load_recipe
-    from pipeline.run import report_finished, setup_console_log
     from pipeline.run_folder import RECIPE, refuse_finished, shown
-    from pipeline.train.runner import start_run
 
     setup_console_log()
     point_dir = args.point_dir.expanduser().resolve()

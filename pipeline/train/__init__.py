@@ -1,1 +1,1 @@
-"""Training a prepared recipe: the run, its stages through Ultralytics, their metrics, road augmentations."""
+"""Ultralytics stage mechanics: each stage's arguments, the stage through Ultralytics' trainer, its metrics."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from pipeline.checkpoints import read_checkpoint
 from pipeline.errors import UserError
-from pipeline.video.config import VideoConfig
+from pipeline.recipe.video import VideoConfig
 
 INSTALL_HINT = 'pip install "roadtune[export]"'  # quoted: zsh reads [export] as a glob
 SUPPORTED_TASKS = ("detect", "segment")

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from pipeline.bootstrap import bootstrap
 from pipeline.cli import prog
 from pipeline.errors import UserError, cli_entry
-from pipeline.video.config import Backend, Tracker, VideoConfig
+from pipeline.recipe.video import Backend, Tracker, VideoConfig
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.recipe.video import VideoConfig
 from pipeline.video.backend import Detector, load_detector
-from pipeline.video.config import VideoConfig
 from pipeline.video.outputs import DETECTIONS, VIDEO, Outputs, claim_out_dir
 from pipeline.video.source import FrameReader, VideoInfo, probe
 from pipeline.video.stream import Pipeline

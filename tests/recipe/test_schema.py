@@ -195,3 +195,23 @@ def test_a_bad_sweep_lists_its_own_and_its_points_problems_at_once(capsys, tmp_p
     out = assert_rejected(capsys, tmp_path, write_recipe(base), "sweep.repeats: Input should be greater than or equal",
                           "freeze: 99 goes beyond the model's 23 layers", "train.epoch: not an Ultralytics")
     assert out.count("train.epoch:") == 1, "a base recipe problem is listed once, not once per point"
+
+
+@pytest.mark.parametrize("section, problem", [
+    ({"augment": {"presetz": ["rain"]}}, "augment.presetz: Extra inputs are not permitted (did you mean `presets`?)"),
+    ({"video": {"sourc": "a.mp4"}}, "video.sourc: Extra inputs are not permitted (did you mean `source`?)"),
+    ({"stages": [{"name": "head", "epochs": 1, "frezee": 3}]},
+     "stages.0.frezee: Extra inputs are not permitted (did you mean `freeze`?)"),
+    ({"distill": {"teacher": "t.pt", "weights": {"bx": 1.0}}},
+     "distill.weights.bx: Extra inputs are not permitted (did you mean `box`?)"),
+    ({"distill": {"teacher": "t.pt", "weights": {"depth": 1.0}}},
+     "distill.weights.depth: Extra inputs are not permitted (remove it; valid keys: cls, box, feature, mask)"),
+])
+def test_a_misspelt_key_is_matched_against_its_own_section(section, problem):
+    from pipeline.errors import UserError
+    from pipeline.recipe.schema import parse_recipe
+
+    raw = {"name": "x", "task": "detect", "model": "yolov8n.yaml", "data": "d.yaml", **section}
+    with pytest.raises(UserError) as err:
+        parse_recipe(raw)
+    assert problem in err.value.problems

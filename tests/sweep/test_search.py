@@ -18,7 +18,7 @@ from conftest import REPO, write_synth_yaml
 
 from pipeline.compare.__main__ import main as compare_main
 from pipeline.run import main as run_main
-from pipeline.sweep.search import recorded_scores, trial_order
+from pipeline.sweep.search import trial_order
 
 # nbs = batch: every batch is an optimizer step (Ultralytics accumulates to nbs=64 by default: one step in 4 epochs)
 TRAIN = {"epochs": 3, "imgsz": 64, "batch": 8, "nbs": 8, "workers": 0, "plots": False, "optimizer": "SGD",
@@ -65,18 +65,6 @@ def test_a_search_without_ray_prints_the_pip_line(tmp_path, capsys, monkeypatch)
     assert "ASHA runs on Ray Tune, which is not installed: pip install 'roadtune[ray]'" in err, err
     assert "--devices: a search runs its points on Ray" in err  # every problem at once
     assert not (tmp_path / "runs").exists()
-
-
-def test_recorded_scores_follow_the_stages_and_skip_a_row_being_written(tmp_path):
-    header = "epoch,time,metrics/mAP50-95(B),val/box_loss,val/cls_loss,val/dfl_loss\n"
-    (tmp_path / "stages/head").mkdir(parents=True)
-    (tmp_path / "stages/full").mkdir(parents=True)
-    (tmp_path / "stages/head/results.csv").write_text(header + "1,1,0.1,1,1,1\n2,2,0.2,1,1,0.5\n2,2,0.25,1,1,0.5\n")
-    (tmp_path / "stages/full/results.csv").write_text(header + "1,1,0.3,0.5,0.5,0.5\n2,2,0.4,0.1,0.1,0.1")
-    stages = [("head", 2), ("full", 2)]
-    assert recorded_scores(tmp_path, stages, "map50_95") == [0.1, 0.25, 0.3]  # a resume's repeated row: the last
-    assert recorded_scores(tmp_path, stages, "val_loss") == [3.0, 2.5, 1.5]
-    assert recorded_scores(tmp_path, [("full", 2), ("head", 2)], "map50_95") == [0.3]  # full unfinished: stop there
 
 
 def _start(path: Path, runs: Path) -> subprocess.Popen:

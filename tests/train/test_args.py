@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.recipe.schema import Recipe, Stage
-from pipeline.train.args import default_epochs, learning_rate_args, plan_stages, stage_args, stage_freeze
+from pipeline.recipe.stages import default_epochs, plan_stages, stage_freeze
+from pipeline.train.args import learning_rate_args, stage_args
 from pipeline.ultralytics_api import DEFAULT_LR0, DEFAULT_WARMUP_BIAS_LR, auto_lr_fit
 
 

@@ -19,9 +19,9 @@ os.environ["YOLO_OFFLINE"] = "1"
 from conftest import shared_path  # noqa: E402
 
 from pipeline.bootstrap import bootstrap  # noqa: E402
+from pipeline.recipe.video import VideoConfig  # noqa: E402
 from pipeline.video.backend import installed  # noqa: E402
 from pipeline.video.cli import main  # noqa: E402
-from pipeline.video.config import VideoConfig  # noqa: E402
 from pipeline.video.run import run_video  # noqa: E402
 
 W, H, FPS, FRAMES, IMGSZ = 160, 128, 10.0, 30, 160

@@ -10,13 +10,12 @@ import cv2
 import numpy as np
 import pytest
 from conftest import write_synth_yaml
-from pydantic import ValidationError
 
 os.environ["YOLO_OFFLINE"] = "1"
 
+from pipeline.datasets.augment import build_augmentations, preview  # noqa: E402
 from pipeline.datasets.synth import SynthSpec, render_scene  # noqa: E402
-from pipeline.errors import UserError  # noqa: E402
-from pipeline.train.augment import PRESETS, AugmentConfig, build_augmentations, parse_presets, preview  # noqa: E402
+from pipeline.recipe.augment import PRESETS, AugmentConfig  # noqa: E402
 
 N_TRAIN = 8
 
@@ -27,19 +26,6 @@ def road_data(tmp_path_factory) -> Path:
     from pipeline.datasets.resolve import resolve_dataset
 
     return resolve_dataset(write_synth_yaml(tmp_path_factory.mktemp("road"), train=N_TRAIN, val=2)).yaml_path
-
-
-def test_config_validation():
-    assert AugmentConfig(presets=["rain"]).p == 0.3
-    with pytest.raises(ValidationError, match="unknown preset.*hail.*valid presets: rain, fog, night, glare"):
-        AugmentConfig(presets=["rain", "hail"])
-    for bad in ({"presets": ["fog"], "p": 1.5}, {"presets": []}, {"presets": ["fog"], "prob": 0.2},
-                {"presets": ["fog", "fog"]}):
-        with pytest.raises(ValidationError):
-            AugmentConfig(**bad)
-    with pytest.raises(UserError) as err:
-        parse_presets("rain,smog")
-    assert "valid presets: rain, fog, night, glare, motion_blur, snow" in err.value.render()
 
 
 def ultralytics_albumentations(cfg: AugmentConfig):

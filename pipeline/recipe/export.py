@@ -1,21 +1,16 @@
 """The ``export:`` recipe section and the options of ``python -m pipeline.export``; pydantic only, so the recipe
-schema imports it cheaply. What a format needs on this machine (packages, a CUDA GPU) is :func:`setup_problems`.
+schema imports it cheaply. What a format needs on this machine (packages, a CUDA GPU):
+:func:`pipeline.export.setup.setup_problems`.
 """
 
 from __future__ import annotations
 
-from importlib.util import find_spec
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipeline.video.backend import INSTALL_HINT, installed
-
 Format = Literal["onnx", "openvino", "engine"]
 MIN_TIMED_CALLS = 50  # a median and a p90 of fewer calls move by more than the 10 % two runs must agree within
-# What Ultralytics 8.4.190's exporter checks for beyond the runtime itself (video.backend.REQUIREMENTS), written as it
-# checks them: we check first with install=False, because it would otherwise pip-install them halfway through.
-INT8_REQUIREMENTS: dict[str, list[str]] = {"openvino": ["nncf>=2.14.0"]}
 
 
 class ExportConfig(BaseModel):
@@ -54,23 +49,3 @@ class ExportConfig(BaseModel):
     def folder_name(self, fmt: str) -> str:
         """export/<format>[-int8|-fp16]: one folder per format and precision."""
         return fmt if self.precision() == "fp32" else f"{fmt}-{self.precision()}"
-
-
-def setup_problems(cfg: ExportConfig, cuda: bool) -> list[str]:
-    """What keeps these exports from running on this machine: a format without its device or its packages."""
-    from pipeline.ultralytics_api import check_requirements
-
-    problems = []
-    for fmt in cfg.format:
-        if fmt == "engine" and not cuda:
-            problems.append("format engine: TensorRT builds and runs only on a CUDA GPU and this machine has none "
-                            "(export onnx or openvino here, or engine on the target GPU)")
-            continue
-        # TensorRT engines are built from an ONNX export, so they need the onnx packages too; its wheel's name
-        # depends on the CUDA version (tensorrt-cu12...), its module does not
-        needs = INT8_REQUIREMENTS.get(fmt, []) if cfg.int8 else []
-        runtime = installed("onnx" if fmt == "engine" else fmt, cuda) and (fmt != "engine" or find_spec("tensorrt"))
-        if not runtime or needs and not check_requirements(needs, install=False):
-            problems.append(f"format {fmt}{' int8' if cfg.int8 else ''}: needs packages that are not installed: "
-                            f"{INSTALL_HINT}" + (" and pip install tensorrt" if fmt == "engine" else ""))
-    return problems

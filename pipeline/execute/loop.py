@@ -1,4 +1,5 @@
-"""Running a run folder: record recipe and environment, run the stages, write metrics.json.
+"""The run loop: record recipe and environment in the run folder, run the stages (train/, with distill/'s
+trainers), the video demo and the exports, then write metrics.json.
 
 The folder's layout and its lock live in :mod:`pipeline.run_folder`.
 """
@@ -18,9 +19,11 @@ from typing import Any
 import yaml
 
 from pipeline import __version__
+from pipeline.datasets.augment import build_augmentations
 from pipeline.distill.plan import distill_stages
+from pipeline.execute.prepare import Prepared
 from pipeline.recipe.models import save_checkpoint
-from pipeline.recipe.preflight import Prepared
+from pipeline.recipe.stages import plan_stages, stage_freeze
 from pipeline.run_folder import (
     ENV,
     INIT_WEIGHTS,
@@ -37,8 +40,7 @@ from pipeline.run_folder import (
     write_atomic,
 )
 from pipeline.textfile import read_json
-from pipeline.train.args import plan_stages, stage_args, stage_freeze
-from pipeline.train.augment import build_augmentations
+from pipeline.train.args import stage_args
 from pipeline.train.metrics import headline, read_epochs, timing_summary
 from pipeline.train.stages import StageRun, run_stage
 
@@ -143,7 +145,8 @@ def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
         if write_init_weights(prepared, run_dir):
             LOG.info(f"weights: {prepared.transfer.transferred}/{prepared.transfer.total} tensors transferred from "
                      f"{prepared.weights_path}; freshly initialised layers: {prepared.transfer.fresh_layers}")
-        plan = distill_stages(prepared, run_dir, stage_runs(prepared, run_dir))
+        plan = distill_stages(prepared.recipe, prepared.dataset, prepared.teacher, run_dir,
+                              stage_runs(prepared, run_dir))
         runs = [sr for sr, _ in plan]
         summaries = [run_stage(sr, prepared.dataset.names, trainer) for sr, trainer in plan]
         totals = timing_summary([e for sr in runs for e in read_epochs(sr.epochs_log)])
@@ -157,7 +160,7 @@ def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
         if prepared.recipe.export:  # also before metrics.json; a format exported before a resume is kept
             from pipeline.export.run import export_final_weights
 
-            export_final_weights(prepared, run_dir, runs[-1].best)
+            export_final_weights(prepared.recipe, prepared.dataset.yaml_path, run_dir, runs[-1].best)
         write_atomic(run_dir / METRICS, json.dumps(metrics, indent=2))
         LOG.info(f"run finished: {run_dir} ({headline(metrics)})")
         return metrics

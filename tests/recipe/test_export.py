@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from pipeline.export.config import ExportConfig, setup_problems
+from pipeline.recipe.export import ExportConfig
 
 
 def test_formats_from_comma_text_each_once():
@@ -20,8 +20,3 @@ def test_formats_from_comma_text_each_once():
 def test_bad_options_are_refused(bad):
     with pytest.raises(ValidationError):
         ExportConfig(**bad)
-
-
-def test_engine_needs_a_cuda_gpu():
-    (problem,) = setup_problems(ExportConfig(format="engine"), cuda=False)
-    assert "CUDA GPU" in problem

@@ -1,4 +1,6 @@
-"""Checks that need files and the model (paths, task, freeze depth, labels), all collected before any work."""
+"""The resolved run: a recipe checked against its files, the model and this machine (paths, task, freeze depth,
+labels, devices, export packages), every problem collected before any work; :class:`Prepared` is what the run
+loop (:mod:`pipeline.execute.loop`) runs."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from torch import nn
 from pipeline.datasets.resolve import Dataset, has_segment_labels, resolve_dataset
 from pipeline.distill.teacher import Teacher, check_unlabeled, prepare_teacher
 from pipeline.errors import UserError
-from pipeline.export.config import setup_problems as export_setup_problems
+from pipeline.export.setup import setup_problems as export_setup_problems
 from pipeline.recipe.freeze import FreezePlan, freeze_plan, resolve_freeze
 from pipeline.recipe.models import (
     Transfer,
@@ -24,7 +26,7 @@ from pipeline.recipe.models import (
     transfer_weights,
 )
 from pipeline.recipe.schema import Recipe
-from pipeline.train.args import plan_stages, stage_freeze
+from pipeline.recipe.stages import plan_stages, stage_freeze
 
 LOG = logging.getLogger("roadtune")
 
