@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +18,11 @@ import torch
 from conftest import distill_recipe
 
 from pipeline.datasets.synth import NAMES as SYNTH_NAMES
+from pipeline.distill import trainers
 from pipeline.distill.config import DistillConfig, stage_config_text
 from pipeline.distill.losses import RoadtuneLoss
-from pipeline.distill.trainers import DetectDistillTrainer, SegmentDistillTrainer
+from pipeline.distill.trainers import ClassifyDistillTrainer, DetectDistillTrainer, SegmentDistillTrainer
+from pipeline.errors import UserError
 from pipeline.recipe.models import build_model, save_checkpoint
 
 os.environ["YOLO_OFFLINE"] = "1"
@@ -33,6 +36,12 @@ def fixed_batch(synth_data) -> torch.Tensor:
     files = sorted((synth_data.parent / "images" / "train").glob("*"))[:4]
     images = [cv2.resize(cv2.imread(str(f)), (64, 64))[:, :, ::-1] for f in files]
     return torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy()).float() / 255
+
+
+@pytest.fixture(scope="module")
+def teacher_file(tmp_path_factory) -> Path:
+    """An untrained YOLOv8s checkpoint with the synthetic set's classes."""
+    return save_checkpoint(build_model("yolov8s.yaml", nc=5), tmp_path_factory.mktemp("t") / "t.pt", SYNTH_NAMES)
 
 
 def write_config(folder: Path, cfg: DistillConfig, teacher: Path) -> None:
@@ -213,3 +222,28 @@ def test_distillation_weight_ramps_up_over_ramp_epochs(teacher_pt, fixed_batch, 
     no_ramp = RoadtuneLoss(student, load_checkpoint(teacher_pt)[0], DistillConfig(teacher="unused", ramp_epochs=0))
     no_ramp.base = loss.base
     assert no_ramp(preds, batch)[1]["kd_cls"].item() == pytest.approx(raw["kd_cls"], rel=1e-4)
+
+
+@pytest.mark.parametrize("cls", [DetectDistillTrainer, SegmentDistillTrainer, ClassifyDistillTrainer])
+def test_trainers_are_importable_classes_that_pickle_by_reference(cls):
+    """Ultralytics hands a trainer's class to other processes by reference (multi-GPU workers: cloudpickle of
+    type(trainer)); a declared class comes back as itself and its tracebacks name this module."""
+    import cloudpickle
+
+    assert cls.__module__ == "pipeline.distill.trainers" and getattr(trainers, cls.__name__) is cls
+    assert pickle.loads(pickle.dumps(cls)) is cls and pickle.loads(cloudpickle.dumps(cls)) is cls
+    assert trainers.TRAINERS[cls.__name__.removesuffix("DistillTrainer").lower()] is cls
+
+
+def test_a_trainer_made_from_its_arguments_alone_reads_its_stage_config(tmp_path, synth_data, teacher_file):
+    """As Ultralytics makes it (class and train arguments, as a resume or a worker process): the stage folder's
+    distill.json says what it distils; without one it stops, naming the file."""
+    overrides = {"model": "yolov8n.yaml", "data": str(synth_data), "imgsz": 64, "project": str(tmp_path),
+                 "name": "s", "exist_ok": True, "device": "cpu"}
+    with pytest.raises(UserError, match=f"{tmp_path / 's' / 'distill.json'} not found"):
+        DetectDistillTrainer(overrides=overrides)
+    write_config(tmp_path / "s", DistillConfig(teacher="unused", temperature=4.0, ramp_epochs=1), teacher_file)
+    trainer = DetectDistillTrainer(overrides=overrides)
+    assert trainer.save_dir == tmp_path / "s" and trainer.distill.teacher == str(teacher_file)
+    assert (trainer.distill.temperature, trainer.distill.ramp_epochs) == (4.0, 1)
+    assert trainer.distiller is None, "the teacher loads with the model, when training starts"
