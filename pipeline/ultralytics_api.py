@@ -141,7 +141,7 @@ CONTRACT: dict[str, str] = {
     "distill.model_loss": "BaseModel.loss uses self.criterion, built by init_criterion (pipeline.distill)",
     "distill.head_outputs": "a training-mode Detect head returns a dict with boxes/scores/feats (distill.losses)",
     "distill.trainer_config": "a trainer is made from its class and train args alone; BaseTrainer.__init__ sets "
-                              "save_dir, where it finds its distill.json (pipeline.distill.trainers)",
+                              "save_dir, where it finds its stage config (pipeline.distill.trainers)",
     "distill.f1_curves": "DetMetrics.box has px (1000 confidences) and f1_curve rows in ap_class_index order "
                          "(pipeline.distill.teacher_labels)",
     "distill.train_imgsz": "YOLO(checkpoint).overrides['imgsz'] is the size it was trained at "

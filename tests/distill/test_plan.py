@@ -19,6 +19,7 @@ from pipeline.distill.trainers import ClassifyDistillTrainer, DetectDistillTrain
 from pipeline.recipe.models import build_model, save_checkpoint
 from pipeline.recipe.preflight import prepare
 from pipeline.recipe.schema import parse_recipe
+from pipeline.run_folder import DISTILL_CONFIG
 from pipeline.train.runner import stage_runs
 
 os.environ["YOLO_OFFLINE"] = "1"
@@ -50,7 +51,7 @@ def plan_of(raw: dict, run_dir: Path) -> list[TrainStep | TeacherLabels]:
 
 def config_of(step: TrainStep) -> DistillConfig:
     """The distill.json the step's stage folder gets when it starts."""
-    return DistillConfig.model_validate_json(step.stage.files["distill.json"])
+    return DistillConfig.model_validate_json(step.stage.files[DISTILL_CONFIG])
 
 
 def test_without_distillation_the_stages_train_as_they_are(synth_yaml, tmp_path):

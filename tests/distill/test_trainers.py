@@ -24,6 +24,7 @@ from pipeline.distill.losses import RoadtuneLoss
 from pipeline.distill.trainers import ClassifyDistillTrainer, DetectDistillTrainer, SegmentDistillTrainer
 from pipeline.errors import UserError
 from pipeline.recipe.models import build_model, save_checkpoint
+from pipeline.run_folder import DISTILL_CONFIG
 
 os.environ["YOLO_OFFLINE"] = "1"
 REPO = Path(__file__).resolve().parents[2]
@@ -47,7 +48,7 @@ def teacher_file(tmp_path_factory) -> Path:
 def write_config(folder: Path, cfg: DistillConfig, teacher: Path) -> None:
     """The distill.json a run writes into a distilled stage's folder before Ultralytics starts."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "distill.json").write_text(stage_config_text(cfg, teacher))
+    (folder / DISTILL_CONFIG).write_text(stage_config_text(cfg, teacher))
 
 
 def only(term: str) -> DistillConfig:
@@ -183,7 +184,9 @@ def test_roadtune_runs_from_a_run_folder_teacher(native_run, synth_yaml, tmp_pat
     results = pd.read_csv(run / "stages" / "train" / "results.csv")
     assert (results[["train/kd_cls", "train/kd_box", "train/kd_feat"]] > 0).all().all()
     recorded = (run / "recipe.yaml").read_text()
-    assert str(native_run / "stages" / "train" / "weights" / "best.pt") in recorded
+    teacher = str(native_run / "stages" / "train" / "weights" / "best.pt")
+    assert teacher in recorded
+    assert json.loads((run / "stages" / "train" / DISTILL_CONFIG).read_text())["teacher"] == teacher
 
 
 @pytest.mark.parametrize("name", ["distill-v8s-to-n", "distill-seg", "distill-compare"])
