@@ -2,8 +2,8 @@
 student and the method; check the `distill.unlabeled` sources.
 
 Preflight calls :func:`prepare_teacher`, :func:`check_unlabeled` (problems are collected under ``distill.teacher``
-and ``distill.unlabeled``) and :func:`one_device_problems`; :mod:`pipeline.distill.plan` then plans the stages that use
-it.
+and ``distill.unlabeled``) and :func:`one_device_problems`; :mod:`pipeline.distill.plan` then plans the steps that
+use the teacher.
 """
 
 from __future__ import annotations

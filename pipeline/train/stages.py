@@ -41,7 +41,7 @@ class StageRun:
     start_weights: str
     frozen: list[int]
     train_args: dict[str, Any]
-    files: dict[str, str] = field(default_factory=dict)  # name -> text its trainer reads in the folder (distill.json)
+    files: dict[str, str] = field(default_factory=dict)  # name -> text: roadtune's files its trainer reads
 
     @property
     def last(self) -> Path:
@@ -74,7 +74,7 @@ def _train(stage_run: StageRun, trainer_class: type | None) -> Any:
         shutil.rmtree(stage_run.folder)  # killed before its first epoch ended, or no readable checkpoint: start over
     model = YOLO(str(stage_run.last) if resume == "resume" else stage_run.start_weights)
     stage_run.folder.mkdir(parents=True, exist_ok=True)
-    for name, text in stage_run.files.items():  # after a restart removed the folder: the trainer reads them
+    for name, text in stage_run.files.items():  # here, after a restart removed the folder
         write_atomic(stage_run.folder / name, text)
     timer = EpochTimer(stage_run.epochs_log)
     for event, fn in timer.callbacks().items():
