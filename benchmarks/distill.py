@@ -49,7 +49,7 @@ def run(recipe: Path, run_dir: Path, overrides: list[str]) -> None:
     """`recipe` with `overrides` run into `run_dir` (its resolved recipe there, trained by the point worker), its
     console in `<run_dir>.log`; a finished run is kept as it is."""
     from pipeline.bootstrap import bootstrap
-    from pipeline.recipe.preflight import prepare
+    from pipeline.execute.prepare import prepare
     from pipeline.recipe.schema import load_recipe
 
     if (run_dir / "metrics.json").is_file():

@@ -45,6 +45,7 @@ BEST_FILE, LAST_FILE = "best.pt", "last.pt"
 BEST = f"{WEIGHTS}/{BEST_FILE}"
 LAST = f"{WEIGHTS}/{LAST_FILE}"
 PROJECTOR = f"{WEIGHTS}/distill_projector.pt"  # beside last.pt: the projector is not part of the student checkpoint
+DISTILL_CONFIG = "distill.json"  # a distilled stage: the teacher and method its trainer reads (distill.plan)
 RESULTS_CSV = "results.csv"
 TRAIN_ARGS = "args.yaml"
 STAGE_SUMMARY = "summary.json"

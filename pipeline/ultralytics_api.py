@@ -73,7 +73,7 @@ REEXPORTS: dict[str, tuple[str, str]] = {
     "ClassificationModel": ("ultralytics.nn.tasks", "ClassificationModel"),
     "DetectionModel": ("ultralytics.nn.tasks", "DetectionModel"),
     "SegmentationModel": ("ultralytics.nn.tasks", "SegmentationModel"),
-    # distill: the trainers subclassed (via type()) and the DDP/EMA unwrapper. checked on 8.4.190
+    # distill: the trainers subclassed (distill.trainers) and the DDP/EMA unwrapper. checked on 8.4.190
     "DetectionTrainer": ("ultralytics.models.yolo.detect", "DetectionTrainer"),
     "SegmentationTrainer": ("ultralytics.models.yolo.segment", "SegmentationTrainer"),
     "ClassificationTrainer": ("ultralytics.models.yolo.classify", "ClassificationTrainer"),
@@ -147,7 +147,8 @@ CONTRACT: dict[str, str] = {
     "distill.trainer_hooks": "set_model_attributes, build_optimizer, 3 callbacks (distill.trainers)",
     "distill.model_loss": "BaseModel.loss uses self.criterion, built by init_criterion (pipeline.distill)",
     "distill.head_outputs": "a training-mode Detect head returns a dict with boxes/scores/feats (distill.losses)",
-    "distill.trainer_data": "BaseTrainer.__init__ reads the data YAML via get_dataset (pipeline.distill.pseudo)",
+    "distill.trainer_config": "a trainer is made from its class and train args alone; BaseTrainer.__init__ sets "
+                              "save_dir, where it finds its stage config (pipeline.distill.trainers)",
     "distill.f1_curves": "DetMetrics.box has px (1000 confidences) and f1_curve rows in ap_class_index order "
                          "(pipeline.distill.teacher_labels)",
     "distill.train_imgsz": "YOLO(checkpoint).overrides['imgsz'] is the size it was trained at "

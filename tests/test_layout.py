@@ -150,8 +150,6 @@ TESTED_ELSEWHERE = {
     "datasets/__main__.py": "the datasets command: tests/datasets/test_check.py, tests/datasets/test_convert.py",
     "distill/frames.py": "tests/distill/test_pseudo.py, tests/distill/test_teacher_labels.py",
     "distill/losses.py": "tests/distill/test_trainers.py",
-    "distill/plan.py": "tests/distill/test_trainers.py, tests/acceptance/test_distill_commands.py",
-    "distill/teacher.py": "tests/distill/test_trainers.py",
     "export/__main__.py": "the export command: tests/export/test_export_run.py",
     "execute/prepare.py": "tests/recipe/test_schema.py, tests/datasets/test_check.py (the run's checks)",
     "execute/console.py": "the closing lines of every run: tests/test_run.py, tests/acceptance/test_run_commands.py",

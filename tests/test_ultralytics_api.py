@@ -250,10 +250,12 @@ def probe_head_outputs(tmp_path: Path) -> None:
     assert out["scores"].shape[:2] == (1, 2) and len(out["feats"]) == 3
 
 
-def probe_trainer_data(tmp_path: Path) -> None:
+def probe_trainer_config(tmp_path: Path) -> None:
+    from ultralytics.engine.model import Model
     from ultralytics.engine.trainer import BaseTrainer
 
-    assert "self.get_dataset()" in _source(BaseTrainer.__init__)
+    assert "self.save_dir = get_save_dir(self.args)" in _source(BaseTrainer.__init__)
+    assert "(overrides=args, _callbacks=self.callbacks)" in _source(Model.train)
 
 
 def probe_f1_curves(tmp_path: Path) -> None:
@@ -343,7 +345,7 @@ PROBES = {
     "datasets.img2label_last_images": probe_img2label, "datasets.check_det_dataset_path": probe_check_det_dataset_path,
     "datasets.verify_tuples": probe_verify_tuples, "distill.trainer_hooks": probe_trainer_hooks,
     "distill.model_loss": probe_model_loss, "distill.head_outputs": probe_head_outputs,
-    "distill.trainer_data": probe_trainer_data, "probe.batch_loop": probe_batch_loop,
+    "distill.trainer_config": probe_trainer_config, "probe.batch_loop": probe_batch_loop,
     "distill.f1_curves": probe_f1_curves, "distill.train_imgsz": probe_train_imgsz,
     "video.export_requirements": probe_export_requirements,
     "video.compile_model_keywords": probe_compile_model_keywords,

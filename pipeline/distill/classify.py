@@ -6,23 +6,22 @@ The student learns from the hard labels and from the teacher's temperature-softe
 
 T^2 keeps the soft term's gradients on the scale of the hard term's whatever the temperature (Hinton et al., 2015).
 
-Hooked into Ultralytics 8.4.190's ``ClassificationTrainer`` through the model's criterion (``BaseModel.loss`` calls
-``self.criterion(preds, batch)``), installed by the ``on_pretrain_routine_end`` callback: the EMA copy exists by
-then, so neither the EMA nor a saved checkpoint ever holds the teacher (``save_model`` also drops ``criterion``).
-The saved student is a plain Ultralytics classify checkpoint.
+:class:`pipeline.distill.trainers.ClassifyDistillTrainer` makes it the student's criterion (``BaseModel.loss`` calls
+``self.criterion(preds, batch)`` in Ultralytics 8.4.190) once the EMA copy exists, so neither the EMA nor a saved
+checkpoint ever holds the teacher (``save_model`` also drops ``criterion``): the saved student is a plain
+Ultralytics classify checkpoint.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.checkpoints import load_model
 from pipeline.datasets.resolve import Dataset
+from pipeline.distill.losses import Distiller
 from pipeline.recipe.models import model_task
 
 
@@ -39,12 +38,11 @@ def logits_of(preds: Any) -> torch.Tensor:
     return preds[1] if isinstance(preds, (list, tuple)) else preds
 
 
-class SoftLabelLoss:
+class SoftLabelLoss(Distiller):
     """The student's criterion: hard-label cross-entropy mixed with the teacher's soft labels.
 
-    A plain object (not an nn.Module), so assigning it to ``model.criterion`` does not register the teacher as a
-    part of the student. Loss items: ``loss`` is the hard-label cross-entropy, as Ultralytics' own classification
-    loss logs it (so ``val/loss`` compares with plain runs), ``kd_kl`` the soft-label term before ``alpha``.
+    Loss items: ``loss`` is the hard-label cross-entropy, as Ultralytics' own classification loss logs it (so
+    ``val/loss`` compares with plain runs), ``kd_kl`` the soft-label term before ``alpha``.
     """
 
     def __init__(self, teacher: nn.Module, temperature: float, alpha: float) -> None:
@@ -82,24 +80,3 @@ def check_classifier_teacher(teacher: nn.Module, dataset: Dataset) -> list[str]:
     differ = [i for i in dataset.names if names.get(i) not in (dataset.names[i], folders.get(i))]
     shown = "; ".join(f"{i}: teacher {names.get(i)!r}, student {dataset.names[i]!r}" for i in differ[:3])
     return [f"class names: {len(differ)} of {len(names)} differ ({shown}{' ...' if len(differ) > 3 else ''})"]
-
-
-def install_soft_labels(trainer: Any) -> None:
-    """on_pretrain_routine_end: load the frozen teacher on the student's device and make it part of the loss."""
-    from pipeline.ultralytics_api import unwrap_model
-
-    teacher = load_model(trainer.teacher_path, device=trainer.device)
-    unwrap_model(trainer.model).criterion = SoftLabelLoss(teacher, trainer.temperature, trainer.alpha)
-
-
-def soft_label_trainer_class(teacher_path: Path, temperature: float, alpha: float) -> type:
-    """An Ultralytics ClassificationTrainer subclass whose student learns from `teacher_path`'s soft labels."""
-    from pipeline.ultralytics_api import ClassificationTrainer
-
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        ClassificationTrainer.__init__(self, *args, **kwargs)
-        self.add_callback("on_pretrain_routine_end", install_soft_labels)
-
-    attrs = {"__init__": __init__, "__module__": __name__, "teacher_path": Path(teacher_path),
-             "temperature": temperature, "alpha": alpha}
-    return type("SoftLabelClassificationTrainer", (ClassificationTrainer,), attrs)

@@ -99,12 +99,23 @@ def build_projector(student: nn.Module, teacher: nn.Module) -> nn.ModuleList:
     return nn.ModuleList(nn.Conv2d(cs, ct, 1) for cs, ct in zip(channels(student), channels(teacher)))
 
 
-class RoadtuneLoss:
-    """The student's criterion: its own Ultralytics loss plus the weighted distillation terms, as one loss dict.
-
-    A plain object (not an nn.Module) so that assigning it to ``model.criterion`` registers neither the teacher
-    nor the projector as parts of the student: the saved checkpoint stays a plain Ultralytics model.
+class Distiller:
+    """What the distillation trainers (:mod:`pipeline.distill.trainers`) drive, for every task: a criterion that
+    holds the frozen teacher, as a plain object (not an nn.Module), so that assigning it to ``model.criterion``
+    registers neither the teacher nor its own trainable parts as parts of the student: the saved checkpoint stays
+    a plain Ultralytics model.
     """
+
+    projector: nn.Module | None = None  # trainable outside the student: its own param group, saved beside last.pt
+    base: Any = None  # the student's own Ultralytics criterion, given once Ultralytics has set its class weights
+
+    def start_epoch(self, epoch: int, batches: int) -> None:
+        """Called as each epoch starts (also after a resume), with the batches per epoch; no clock by default."""
+
+
+class RoadtuneLoss(Distiller):
+    """The student's criterion: its own Ultralytics loss (`base`) plus the weighted distillation terms, as one loss
+    dict."""
 
     def __init__(self, student: nn.Module, teacher: nn.Module, cfg: DistillConfig) -> None:
         self.teacher = teacher.eval().requires_grad_(False)

@@ -1,9 +1,9 @@
 """Teacher-labelled road footage (`distill.unlabeled`): frames the teacher labels once, added to the student's
 train set.
 
-Before the first student stage, the teacher predicts every kept frame (one in ``every_n_frames`` of each video, every
-image of each folder; :mod:`pipeline.distill.teacher_labels`) and its boxes at or above their class threshold become
-YOLO label files::
+Before the first student stage (a step of :mod:`pipeline.distill.plan`), the teacher predicts every kept frame (one
+in ``every_n_frames`` of each video, every image of each folder; :mod:`pipeline.distill.teacher_labels`) and its
+boxes at or above their class threshold become YOLO label files::
 
     <run>/pseudo/images/*.jpg         the frames (uncertain boxes painted grey with `ignore_conf`)
     <run>/pseudo/labels/*.txt         the teacher's labels (an empty file: a frame with nothing above threshold)
@@ -108,16 +108,3 @@ def build_pseudo_set(folder: Path, teacher: Path, cfg: DistillConfig, sources: l
               "teacher_frames_per_s": round(len(frames) / max(predicted["seconds"], 1e-9), 2)}
     write_atomic(counts_file, json.dumps(counts, indent=2))
     return counts
-
-
-def pseudo_trainer_class(base: type, folder: Path, teacher: Path, cfg: DistillConfig, sources: list[Path],
-                         dataset: Dataset) -> type:
-    """`base` (an Ultralytics trainer class) that first builds the teacher-labelled set, before Ultralytics reads the
-    data YAML in ``BaseTrainer.__init__`` (8.4.190): the teacher may be trained earlier in the same run.
-    """
-
-    def __init__(self: Any, *args: Any, overrides: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        build_pseudo_set(folder, teacher, cfg, sources, dataset, (overrides or {}).get("imgsz", 640))
-        base.__init__(self, *args, overrides=overrides, **kwargs)
-
-    return type(f"Pseudo{base.__name__}", (base,), {"__init__": __init__, "__module__": base.__module__})

@@ -1,8 +1,9 @@
 """The teacher, before any work: resolve it (a checkpoint or a finished run folder) and check it against the
 student and the method; check the `distill.unlabeled` sources.
 
-Preflight calls :func:`prepare_teacher` and :func:`check_unlabeled` (problems are collected under
-``distill.teacher`` and ``distill.unlabeled``); :mod:`pipeline.distill.plan` then plans the stages that use it.
+Preflight calls :func:`prepare_teacher`, :func:`check_unlabeled` (problems are collected under ``distill.teacher``
+and ``distill.unlabeled``) and :func:`one_device_problems`; :mod:`pipeline.distill.plan` then plans the steps that
+use the teacher.
 """
 
 from __future__ import annotations
@@ -10,17 +11,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
 from pipeline.datasets.resolve import Dataset
 from pipeline.distill.classify import check_classifier_teacher
 from pipeline.distill.frames import resolve_unlabeled
-from pipeline.distill.trainers import check_teacher_student
 from pipeline.errors import UserError
-from pipeline.recipe.models import build_model, resolve_model_file
+from pipeline.recipe.models import build_model, model_task, resolve_model_file
 from pipeline.recipe.schema import Recipe
 from pipeline.run_folder import METRICS, final_weights, read_metrics
+from pipeline.train.args import plan_stages
 
 LOG = logging.getLogger("roadtune")
 TEACHER_STAGE = "teacher"
@@ -55,6 +57,34 @@ def teacher_checkpoint(given: str, base: Path) -> str:
     if not best.is_file():
         raise UserError(f"run folder {given} has no {best.relative_to(folder)}")
     return str(best.resolve())
+
+
+def _head_facts(model: nn.Module) -> dict[str, Any]:
+    head = model.model[-1]
+    return {"task": model_task(model), "nc": int(head.nc), "strides": [int(s) for s in model.stride.tolist()],
+            "reg_max": int(getattr(head, "reg_max", 0))}
+
+
+def check_teacher_student(teacher: nn.Module, student: nn.Module, names: dict[int, str] | None = None) -> list[str]:
+    """Disagreements between teacher and student (task, class count and names, strides, reg_max), one line each.
+
+    `names` are the classes the student will be trained on (default: the student's own names).
+    """
+    t, s = _head_facts(teacher), _head_facts(student)
+    problems = []
+    if t["task"] != s["task"]:
+        problems.append(f"task: the teacher is a {t['task']} model, the student a {s['task']} model")
+    if t["nc"] != s["nc"]:
+        problems.append(f"class count: the teacher has {t['nc']} classes, the student {s['nc']}")
+    else:
+        t_names, s_names = dict(teacher.names), dict(student.names if names is None else names)
+        if t_names != s_names:
+            problems.append(f"class names: the teacher has {t_names}, the student {s_names}")
+    if t["strides"] != s["strides"]:
+        problems.append(f"strides: the teacher has {t['strides']}, the student {s['strides']}")
+    if t["reg_max"] != s["reg_max"]:
+        problems.append(f"reg_max: the teacher has {t['reg_max']}, the student {s['reg_max']}")
+    return problems
 
 
 def prepare_teacher(recipe: Recipe, base: Path, student: nn.Module, dataset: Dataset) -> Teacher:
@@ -104,3 +134,30 @@ def _method_problems(recipe: Recipe, student: nn.Module) -> list[str]:
         return ["method roadtune distils DFL box distributions (reg_max > 1: YOLOv8, YOLO11, YOLOv5u); "
                 "this student has reg_max 1: use method: native"]
     return []
+
+
+def _device_count(device: Any) -> int:
+    """How many devices a train `device` value names: `0,1` and `[0, 1]` two (Ultralytics' multi-GPU DDP)."""
+    if isinstance(device, (list, tuple)):
+        return len(device)
+    return max(1, len([d for d in str(device if device is not None else "").split(",") if d.strip()]))
+
+
+def one_device_problems(recipe: Recipe) -> list[str]:
+    """Student stages that would distil on several devices: refused, one line each.
+
+    Multi-GPU training (Ultralytics DDP, 8.4.190) runs each device in a worker process that re-creates the trainer,
+    removes the stage folder first (utils/dist.py generate_ddp_command) and needs CUDA; distillation on several
+    devices is not tested here, so it is refused before any work. The teacher stage and `method: none` train as
+    plain Ultralytics runs and may use several.
+    """
+    if recipe.distill.method == "none":
+        return []
+    problems = []
+    for i, stage in enumerate(plan_stages(recipe)):
+        device = stage.train.get("device", recipe.train.get("device"))
+        if _device_count(device) > 1:
+            key = f"stages.{i}.train" if "device" in stage.train else "train"
+            problems.append(f"{key}.device: distillation (method {recipe.distill.method}) trains on one device, "
+                            f"but stage {stage.name} asks for {device!r}: give one device (e.g. device: 0)")
+    return problems

@@ -20,7 +20,7 @@ import yaml
 
 from pipeline import __version__
 from pipeline.datasets.augment import build_augmentations
-from pipeline.distill.plan import distill_stages
+from pipeline.distill.plan import TeacherLabels, TrainStep, distill_plan
 from pipeline.execute.prepare import Prepared
 from pipeline.recipe.models import save_checkpoint
 from pipeline.recipe.stages import plan_stages, stage_freeze
@@ -145,10 +145,15 @@ def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
         if write_init_weights(prepared, run_dir):
             LOG.info(f"weights: {prepared.transfer.transferred}/{prepared.transfer.total} tensors transferred from "
                      f"{prepared.weights_path}; freshly initialised layers: {prepared.transfer.fresh_layers}")
-        plan = distill_stages(prepared.recipe, prepared.dataset, prepared.teacher, run_dir,
-                              stage_runs(prepared, run_dir))
-        runs = [sr for sr, _ in plan]
-        summaries = [run_stage(sr, prepared.dataset.names, trainer) for sr, trainer in plan]
+        plan = distill_plan(prepared.recipe, prepared.dataset, prepared.teacher, run_dir,
+                            stage_runs(prepared, run_dir))
+        runs = [step.stage for step in plan if isinstance(step, TrainStep)]
+        summaries = []
+        for step in plan:  # the teacher labels the unlabeled frames after its own stage, before the students
+            if isinstance(step, TeacherLabels):
+                step.run()
+            else:
+                summaries.append(run_stage(step.stage, prepared.dataset.names, step.trainer))
         totals = timing_summary([e for sr in runs for e in read_epochs(sr.epochs_log)])
         metrics = final_metrics(prepared, summaries, totals)
         if (run_dir / PSEUDO_COUNTS).is_file():  # what the teacher labelled in distill.unlabeled

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from pipeline.datasets.resolve import Dataset, has_segment_labels, resolve_dataset
-from pipeline.distill.teacher import Teacher, check_unlabeled, prepare_teacher
+from pipeline.distill.teacher import Teacher, check_unlabeled, one_device_problems, prepare_teacher
 from pipeline.errors import UserError
 from pipeline.export.setup import setup_problems as export_setup_problems
 from pipeline.recipe.freeze import FreezePlan, freeze_plan, resolve_freeze
@@ -165,6 +165,7 @@ def prepare(recipe: Recipe, base: Path, problems: list[str] | None = None) -> Pr
         if recipe.distill:
             teacher = _collect(problems, "distill.teacher", prepare_teacher, recipe, base, model, dataset)
             _collect(problems, "distill.unlabeled", check_unlabeled, recipe, base)
+            problems += one_device_problems(recipe)
     video_source = (base / recipe.video.source).resolve() if recipe.video else None
     if video_source and not video_source.is_file():
         problems.append(f"video.source: video file not found: {video_source}")

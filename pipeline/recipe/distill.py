@@ -8,11 +8,14 @@ Kept apart from the trainer code so that validating a recipe imports neither tor
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pipeline.run_folder import BEST_FILE
+from pipeline.errors import UserError
+from pipeline.run_folder import BEST_FILE, DISTILL_CONFIG
+from pipeline.textfile import read_text
 
 
 class DistillWeights(BaseModel):
@@ -85,3 +88,17 @@ class DistillConfig(BaseModel):
             raise ValueError(f"ignore_conf {self.ignore_conf} must be below conf {self.conf}: boxes between the two "
                              "are the uncertain ones")
         return self
+
+
+def stage_config_text(cfg: DistillConfig, teacher: Path) -> str:
+    """A distilled stage's distill.json: the recipe's section, its `teacher` the checkpoint the stage distils from."""
+    return cfg.model_copy(update={"teacher": str(teacher)}).model_dump_json(indent=2)
+
+
+def read_stage_config(stage_folder: Path) -> DistillConfig:
+    """The distill.json a distillation trainer reads from its stage folder (Ultralytics' `save_dir`)."""
+    path = Path(stage_folder) / DISTILL_CONFIG
+    if not path.is_file():
+        raise UserError(f"{path} not found: a distillation trainer distils from the teacher named in its stage "
+                        "folder's config, which the run writes before the stage starts")
+    return DistillConfig.model_validate_json(read_text(path, "distillation config"))

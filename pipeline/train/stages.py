@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -41,6 +41,7 @@ class StageRun:
     start_weights: str
     frozen: list[int]
     train_args: dict[str, Any]
+    files: dict[str, str] = field(default_factory=dict)  # name -> text: roadtune's files its trainer reads
 
     @property
     def last(self) -> Path:
@@ -73,6 +74,8 @@ def _train(stage_run: StageRun, trainer_class: type | None) -> Any:
         shutil.rmtree(stage_run.folder)  # killed before its first epoch ended, or no readable checkpoint: start over
     model = YOLO(str(stage_run.last) if resume == "resume" else stage_run.start_weights)
     stage_run.folder.mkdir(parents=True, exist_ok=True)
+    for name, text in stage_run.files.items():  # here, after a restart removed the folder
+        write_atomic(stage_run.folder / name, text)
     timer = EpochTimer(stage_run.epochs_log)
     for event, fn in timer.callbacks().items():
         model.add_callback(event, fn)

@@ -27,13 +27,10 @@ from ultralytics.nn.tasks import load_checkpoint  # noqa: E402
 from pipeline.datasets.__main__ import main as datasets_main  # noqa: E402
 from pipeline.datasets.convert_gtsrb import convert_gtsrb  # noqa: E402
 from pipeline.datasets.resolve import resolve_dataset  # noqa: E402
-from pipeline.distill.classify import (  # noqa: E402
-    SoftLabelLoss,
-    check_classifier_teacher,
-    hinton_kl,
-    soft_label_trainer_class,
-)
+from pipeline.distill.classify import SoftLabelLoss, check_classifier_teacher, hinton_kl  # noqa: E402
+from pipeline.distill.trainers import ClassifyDistillTrainer  # noqa: E402
 from pipeline.errors import UserError  # noqa: E402
+from pipeline.recipe.distill import DistillConfig, stage_config_text  # noqa: E402
 from pipeline.recipe.freeze import freeze_plan, resolve_freeze  # noqa: E402
 from pipeline.recipe.models import build_model, save_checkpoint  # noqa: E402
 from pipeline.run import main as run_main  # noqa: E402
@@ -325,9 +322,11 @@ def test_soft_label_student_is_a_plain_checkpoint(tmp_path, shapes, frozen_run):
 
     teacher = frozen_run[1] / "stages/train/weights/best.pt"
     assert check_classifier_teacher(load_checkpoint(teacher)[0], resolve_dataset(shapes)) == []
-    trainer = soft_label_trainer_class(teacher, temperature=2.0, alpha=0.7)
-    YOLO("yolov8n-cls.yaml").train(trainer=trainer, data=str(shapes), epochs=2, project=str(tmp_path), name="kd",
-                                   **TINY)
+    (tmp_path / "kd").mkdir()
+    (tmp_path / "kd/distill.json").write_text(stage_config_text(DistillConfig(teacher="", temperature=2.0,
+                                                                              alpha=0.7), teacher))
+    YOLO("yolov8n-cls.yaml").train(trainer=ClassifyDistillTrainer, data=str(shapes), epochs=2,
+                                   project=str(tmp_path), name="kd", exist_ok=True, **TINY)
     results = pd.read_csv(tmp_path / "kd/results.csv")
     assert np.isfinite(results["train/kd_kl"]).all() and (results["train/kd_kl"] > 0).all()
     best = tmp_path / "kd/weights/best.pt"

@@ -13,7 +13,7 @@ import yaml
 from conftest import distill_recipe
 
 from pipeline.datasets.synth import NAMES as SYNTH_NAMES
-from pipeline.distill.trainers import DistillConfig
+from pipeline.recipe.distill import DistillConfig
 from pipeline.recipe.models import build_model, save_checkpoint
 
 

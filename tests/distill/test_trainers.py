@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +18,13 @@ import torch
 from conftest import distill_recipe
 
 from pipeline.datasets.synth import NAMES as SYNTH_NAMES
+from pipeline.distill import trainers
 from pipeline.distill.losses import RoadtuneLoss
-from pipeline.distill.teacher import prepare_teacher
-from pipeline.distill.trainers import DistillConfig, check_teacher_student, distill_trainer_class
+from pipeline.distill.trainers import ClassifyDistillTrainer, DetectDistillTrainer, SegmentDistillTrainer
 from pipeline.errors import UserError
+from pipeline.recipe.distill import DistillConfig, stage_config_text
 from pipeline.recipe.models import build_model, save_checkpoint
-from pipeline.recipe.schema import parse_recipe
+from pipeline.run_folder import DISTILL_CONFIG
 
 os.environ["YOLO_OFFLINE"] = "1"
 REPO = Path(__file__).resolve().parents[2]
@@ -35,6 +37,18 @@ def fixed_batch(synth_data) -> torch.Tensor:
     files = sorted((synth_data.parent / "images" / "train").glob("*"))[:4]
     images = [cv2.resize(cv2.imread(str(f)), (64, 64))[:, :, ::-1] for f in files]
     return torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy()).float() / 255
+
+
+@pytest.fixture(scope="module")
+def teacher_file(tmp_path_factory) -> Path:
+    """An untrained YOLOv8s checkpoint with the synthetic set's classes."""
+    return save_checkpoint(build_model("yolov8s.yaml", nc=5), tmp_path_factory.mktemp("t") / "t.pt", SYNTH_NAMES)
+
+
+def write_config(folder: Path, cfg: DistillConfig, teacher: Path) -> None:
+    """The distill.json a run writes into a distilled stage's folder before Ultralytics starts."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / DISTILL_CONFIG).write_text(stage_config_text(cfg, teacher))
 
 
 def only(term: str) -> DistillConfig:
@@ -73,7 +87,7 @@ def roadtune_run(tmp_path_factory, synth_data, teacher_pt) -> Path:
     from ultralytics import YOLO
 
     project = tmp_path_factory.mktemp("student")
-    trainer = distill_trainer_class("detect", DistillConfig(teacher=str(teacher_pt)), teacher_pt)
+    write_config(project / "s", DistillConfig(teacher="unused"), teacher_pt)
 
     def stop_after_first_epoch(t) -> None:
         if t.epoch == 0:
@@ -83,10 +97,10 @@ def roadtune_run(tmp_path_factory, synth_data, teacher_pt) -> Path:
     model.add_callback("on_fit_epoch_end", stop_after_first_epoch)
     with pytest.raises(KeyboardInterrupt):
         model.train(data=str(synth_data), epochs=2, imgsz=64, batch=8, workers=0, plots=False, seed=0,
-                    project=str(project), name="s", exist_ok=True, trainer=trainer)
+                    project=str(project), name="s", exist_ok=True, trainer=DetectDistillTrainer)
     folder = project / "s"
     assert (folder / "weights" / "distill_projector.pt").is_file()
-    YOLO(str(folder / "weights" / "last.pt")).train(resume=True, trainer=trainer)
+    YOLO(str(folder / "weights" / "last.pt")).train(resume=True, trainer=DetectDistillTrainer)
     return folder
 
 
@@ -127,63 +141,13 @@ def test_segment_student_distils_masks_too(tmp_path, synth_data):
     from ultralytics import YOLO
 
     teacher = save_checkpoint(build_model("yolov8s-seg.yaml", nc=5), tmp_path / "teacher.pt", SYNTH_NAMES)
-    trainer = distill_trainer_class("segment", DistillConfig(teacher=str(teacher)), teacher)
+    write_config(tmp_path / "s", DistillConfig(teacher="unused"), teacher)
     YOLO("yolov8n-seg.yaml").train(data=str(synth_data), epochs=1, imgsz=64, batch=8, workers=0, plots=False,
-                                   seed=0, project=str(tmp_path), name="s", trainer=trainer)
+                                   seed=0, project=str(tmp_path), name="s", exist_ok=True,
+                                   trainer=SegmentDistillTrainer)
     results = pd.read_csv(tmp_path / "s" / "results.csv")
     terms = results[["train/seg_loss", "train/kd_cls", "train/kd_box", "train/kd_feat", "train/kd_mask"]]
     assert np.isfinite(terms).all().all() and (terms > 0).all().all(), terms
-
-
-def test_check_names_both_values():
-    teacher, student = build_model("yolov8s.yaml", nc=3), build_model("yolov8n-seg.yaml", nc=5)
-    problems = check_teacher_student(teacher, student)
-    assert "task: the teacher is a detect model, the student a segment model" in problems
-    assert "class count: the teacher has 3 classes, the student 5" in problems
-    names = {i: n for i, n in enumerate("abc")}
-    student = build_model("yolov8n.yaml", nc=3)
-    assert check_teacher_student(teacher, student, names) == [
-        f"class names: the teacher has {dict(teacher.names)}, the student {names}"]
-
-
-@pytest.fixture(scope="module")
-def bad_teachers(tmp_path_factory, synth_yaml) -> list[tuple[dict, str]]:
-    """Recipes whose teacher does not fit, each with the message it must produce."""
-    folder = tmp_path_factory.mktemp("bad")
-    three = save_checkpoint(build_model("yolov8n.yaml", nc=3), folder / "three.pt", {0: "a", 1: "b", 2: "c"})
-    detect = save_checkpoint(build_model("yolov8n.yaml", nc=5), folder / "det.pt", SYNTH_NAMES)
-    seg = distill_recipe(synth_yaml, str(detect))
-    seg.update(task="segment", model="yolov8n-seg.yaml")
-    return [
-        (distill_recipe(synth_yaml, str(three)), "class count: the teacher has 3 classes, the student 5"),
-        (seg, "task: the teacher is a detect model, the student a segment model"),
-        (distill_recipe(synth_yaml, str(folder / "missing.pt")), "weights file not found"),
-    ]
-
-
-@pytest.mark.parametrize("case", range(3), ids=["class-count", "detect-teacher-seg-student", "missing-file"])
-def test_bad_teacher_exits_2_before_any_work(case, bad_teachers, write_recipe, tmp_path, capsys):
-    from pipeline.run import main
-
-    recipe, needle = bad_teachers[case]
-    runs = tmp_path / "runs"
-    code = main([str(write_recipe(recipe)), "--runs-dir", str(runs)])
-    out = capsys.readouterr()
-    assert code == 2
-    assert "distill.teacher: " in out.err and needle in out.err and "Traceback" not in out.err, out.err
-    assert not runs.exists()
-
-
-@pytest.mark.parametrize("case", range(3), ids=["class-count", "detect-teacher-seg-student", "missing-file"])
-def test_prepare_teacher_rejects_bad_teachers(case, bad_teachers):
-    from pipeline.datasets.resolve import resolve_dataset
-
-    raw, needle = bad_teachers[case]
-    recipe = parse_recipe({**raw, "distill": None})
-    recipe.distill = DistillConfig(**raw["distill"])  # set directly: also before the runner wiring
-    with pytest.raises(UserError) as err:
-        prepare_teacher(recipe, Path("."), build_model(raw["model"], nc=5), resolve_dataset(Path(raw["data"])))
-    assert needle in f"{err.value} {err.value.problems}"
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +184,9 @@ def test_roadtune_runs_from_a_run_folder_teacher(native_run, synth_yaml, tmp_pat
     results = pd.read_csv(run / "stages" / "train" / "results.csv")
     assert (results[["train/kd_cls", "train/kd_box", "train/kd_feat"]] > 0).all().all()
     recorded = (run / "recipe.yaml").read_text()
-    assert str(native_run / "stages" / "train" / "weights" / "best.pt") in recorded
+    teacher = str(native_run / "stages" / "train" / "weights" / "best.pt")
+    assert teacher in recorded
+    assert json.loads((run / "stages" / "train" / DISTILL_CONFIG).read_text())["teacher"] == teacher
 
 
 @pytest.mark.parametrize("name", ["distill-v8s-to-n", "distill-seg", "distill-compare"])
@@ -259,3 +225,28 @@ def test_distillation_weight_ramps_up_over_ramp_epochs(teacher_pt, fixed_batch, 
     no_ramp = RoadtuneLoss(student, load_checkpoint(teacher_pt)[0], DistillConfig(teacher="unused", ramp_epochs=0))
     no_ramp.base = loss.base
     assert no_ramp(preds, batch)[1]["kd_cls"].item() == pytest.approx(raw["kd_cls"], rel=1e-4)
+
+
+@pytest.mark.parametrize("cls", [DetectDistillTrainer, SegmentDistillTrainer, ClassifyDistillTrainer])
+def test_trainers_are_importable_classes_that_pickle_by_reference(cls):
+    """Ultralytics hands a trainer's class to other processes by reference (multi-GPU workers: cloudpickle of
+    type(trainer)); a declared class comes back as itself and its tracebacks name this module."""
+    import cloudpickle
+
+    assert cls.__module__ == "pipeline.distill.trainers" and getattr(trainers, cls.__name__) is cls
+    assert pickle.loads(pickle.dumps(cls)) is cls and pickle.loads(cloudpickle.dumps(cls)) is cls
+    assert trainers.TRAINERS[cls.__name__.removesuffix("DistillTrainer").lower()] is cls
+
+
+def test_a_trainer_made_from_its_arguments_alone_reads_its_stage_config(tmp_path, synth_data, teacher_file):
+    """As Ultralytics makes it (class and train arguments, as a resume or a worker process): the stage folder's
+    distill.json says what it distils; without one it stops, naming the file."""
+    overrides = {"model": "yolov8n.yaml", "data": str(synth_data), "imgsz": 64, "project": str(tmp_path),
+                 "name": "s", "exist_ok": True, "device": "cpu"}
+    with pytest.raises(UserError, match=f"{tmp_path / 's' / 'distill.json'} not found"):
+        DetectDistillTrainer(overrides=overrides)
+    write_config(tmp_path / "s", DistillConfig(teacher="unused", temperature=4.0, ramp_epochs=1), teacher_file)
+    trainer = DetectDistillTrainer(overrides=overrides)
+    assert trainer.save_dir == tmp_path / "s" and trainer.distill.teacher == str(teacher_file)
+    assert (trainer.distill.temperature, trainer.distill.ramp_epochs) == (4.0, 1)
+    assert trainer.distiller is None, "the teacher loads with the model, when training starts"
