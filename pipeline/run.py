@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pipeline.cli import prog
 from pipeline.errors import UserError, cli_entry
+from pipeline.records import Metrics
 from pipeline.run_folder import PROBE_JSON, SWEEP_MARKER
 
 LOG = logging.getLogger("roadtune")
@@ -93,13 +94,12 @@ def resume(run_dir: Path, dry_run: bool = False) -> int:
     return 0
 
 
-def report_finished(metrics: dict, run_dir: Path) -> None:
+def report_finished(metrics: Metrics, run_dir: Path) -> None:
     """The closing lines of a run: its folder, the final weights (as the video demo takes them) and headline."""
-    from pipeline.run_folder import final_weights, shown
-    from pipeline.train.metrics import headline
+    from pipeline.run_folder import shown
 
-    print(f"run folder: {shown(run_dir)}\nweights: {shown(final_weights(run_dir, metrics))}\n"
-          f"{headline(metrics)}  trainable params {metrics['params_trainable']:,}  time {metrics['train_time_s']} s")
+    print(f"run folder: {shown(run_dir)}\nweights: {shown(metrics.final_weights(run_dir))}\n"
+          f"{metrics.headline()}  trainable params {metrics.params_trainable:,}  time {metrics.train_time_s} s")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -17,10 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from pipeline.errors import UserError
-from pipeline.textfile import read_json
 
 # a run folder
 RECIPE = "recipe.yaml"  # the resolved recipe: every path absolute, every default filled in
@@ -94,11 +92,6 @@ def stage_dir(run_dir: Path, stage: str) -> Path:
     return run_dir / STAGES / stage
 
 
-def final_weights(run_dir: Path, metrics: dict[str, Any]) -> Path:
-    """The best.pt of a finished run's last stage."""
-    return stage_dir(run_dir, metrics["stages"][-1]["name"]) / BEST
-
-
 def point_dir(sweep_dir: Path, point_id: str) -> Path:
     """A sweep point's run folder."""
     return sweep_dir / POINTS / point_id
@@ -107,11 +100,6 @@ def point_dir(sweep_dir: Path, point_id: str) -> Path:
 def is_sweep_dir(path: Path) -> bool:
     """A sweep folder carries its sweep.json."""
     return (path / SWEEP_MARKER).is_file()
-
-
-def read_metrics(run_dir: Path) -> dict[str, Any]:
-    """A finished run's metrics.json."""
-    return read_json(run_dir / METRICS, "metrics file")
 
 
 def shown(path: Path) -> str:

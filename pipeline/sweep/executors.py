@@ -7,7 +7,6 @@ interrupted point on its own (``runner.execute`` is idempotent). Each finished c
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -22,7 +21,8 @@ from typing import Any
 
 import pipeline
 from pipeline.errors import UserError
-from pipeline.run_folder import POINT_CONSOLE, POINT_STATUS
+from pipeline.records import PointStatus
+from pipeline.run_folder import POINT_CONSOLE
 
 LOG = logging.getLogger("roadtune")
 PRESTART_ENV = "ROADTUNE_PRESTART"
@@ -199,7 +199,7 @@ def run_points(executor: Executor, points_dir: Path, ids: list[str]) -> list[Poi
     failed = []
     results = executor([points_dir / i for i in ids])
     for result in TQDM(results, total=len(ids), desc="sweep points", unit="point"):
-        (points_dir / result.point / POINT_STATUS).write_text(json.dumps(asdict(result), indent=2))
+        PointStatus(**asdict(result)).write(points_dir / result.point)
         state = "ok" if result.ok else f"FAILED: {result.error}"
         LOG.info(f"point {result.point}: {state} ({result.wall_s:.0f} s, peak RSS {result.peak_rss_mb:.0f} MB)")
         failed += [] if result.ok else [result]
