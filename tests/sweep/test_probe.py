@@ -12,9 +12,9 @@ import torch
 from test_sweep import TRAIN, sweep_recipe
 
 from pipeline.compare.__main__ import main as compare_main
+from pipeline.records import Probe
 from pipeline.run import main as run_main
 from pipeline.sweep.grid import expand
-from pipeline.records import Probe
 from pipeline.sweep.probe import largest_batch, measure_batch, point_stage_run
 from pipeline.sweep.run import SweepSpec, resolve_points, run_sweep
 
