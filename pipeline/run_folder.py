@@ -1,5 +1,5 @@
-"""The run folder: every file and folder name in it, creating one (never overwriting), reading it back, atomic
-writes, and the one-process lock. No other module spells one of these names.
+"""The run folder: every file and folder name in it, creating one (never overwriting), atomic writes, and the
+one-process lock. No other module spells one of these names; its JSON files are records (:mod:`pipeline.records`).
 
 A run folder is ``runs/<name>/<YYYYmmdd-HHMMSS>/`` holding ``recipe.yaml``, ``env.json``, ``stages/<stage>/``
 (Ultralytics' own output), ``metrics.json`` and ``log.txt``. ``metrics.json`` exists only once the run finished,
