@@ -30,7 +30,6 @@ STAGES = "stages"
 PSEUDO = "pseudo"  # the teacher-labelled frames of distill.unlabeled, as a dataset with counts.json
 PSEUDO_DATA = "data.yaml"  # in PSEUDO
 PSEUDO_COUNTS_FILE = "counts.json"  # in PSEUDO: written last, so it marks a complete labelling
-PSEUDO_COUNTS = f"{PSEUDO}/{PSEUDO_COUNTS_FILE}"
 PSEUDO_PREDICTIONS = "predictions.jsonl"  # in PSEUDO: every teacher box above the floor, with its confidence
 TEACHER_VAL = "teacher-val"  # in PSEUDO: the teacher's validation that sets per-class thresholds (conf: f1)
 VIDEO = "video"  # the recipe's video demo
