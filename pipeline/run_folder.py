@@ -1,5 +1,5 @@
-"""The run folder: every file and folder name in it, creating one (never overwriting), reading it back, atomic
-writes, and the one-process lock. No other module spells one of these names.
+"""The run folder: every file and folder name in it, creating one (never overwriting), atomic writes, and the
+one-process lock. No other module spells one of these names; its JSON files are records (:mod:`pipeline.records`).
 
 A run folder is ``runs/<name>/<YYYYmmdd-HHMMSS>/`` holding ``recipe.yaml``, ``env.json``, ``stages/<stage>/``
 (Ultralytics' own output), ``metrics.json`` and ``log.txt``. ``metrics.json`` exists only once the run finished,
@@ -17,10 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from pipeline.errors import UserError
-from pipeline.textfile import read_json
 
 # a run folder
 RECIPE = "recipe.yaml"  # the resolved recipe: every path absolute, every default filled in
@@ -32,7 +30,6 @@ STAGES = "stages"
 PSEUDO = "pseudo"  # the teacher-labelled frames of distill.unlabeled, as a dataset with counts.json
 PSEUDO_DATA = "data.yaml"  # in PSEUDO
 PSEUDO_COUNTS_FILE = "counts.json"  # in PSEUDO: written last, so it marks a complete labelling
-PSEUDO_COUNTS = f"{PSEUDO}/{PSEUDO_COUNTS_FILE}"
 PSEUDO_PREDICTIONS = "predictions.jsonl"  # in PSEUDO: every teacher box above the floor, with its confidence
 TEACHER_VAL = "teacher-val"  # in PSEUDO: the teacher's validation that sets per-class thresholds (conf: f1)
 VIDEO = "video"  # the recipe's video demo
@@ -96,11 +93,6 @@ def stage_dir(run_dir: Path, stage: str) -> Path:
     return run_dir / STAGES / stage
 
 
-def final_weights(run_dir: Path, metrics: dict[str, Any]) -> Path:
-    """The best.pt of a finished run's last stage."""
-    return stage_dir(run_dir, metrics["stages"][-1]["name"]) / BEST
-
-
 def point_dir(sweep_dir: Path, point_id: str) -> Path:
     """A sweep point's run folder."""
     return sweep_dir / POINTS / point_id
@@ -109,11 +101,6 @@ def point_dir(sweep_dir: Path, point_id: str) -> Path:
 def is_sweep_dir(path: Path) -> bool:
     """A sweep folder carries its sweep.json."""
     return (path / SWEEP_MARKER).is_file()
-
-
-def read_metrics(run_dir: Path) -> dict[str, Any]:
-    """A finished run's metrics.json."""
-    return read_json(run_dir / METRICS, "metrics file")
 
 
 def shown(path: Path) -> str:

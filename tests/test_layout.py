@@ -21,7 +21,7 @@ OWNED_ELSEWHERE = {("video/outputs.py", "summary.json"), ("datasets", "data.yaml
 # The package order, lowest first (docs/code-layout.md quotes it): a package imports only from its own layer and
 # the layers below it. The first layer is pipeline/'s own modules that every package may use.
 LAYERS = (
-    ("errors", "textfile", "run_folder", "ultralytics_api", "checkpoints", "bootstrap", "cli"),
+    ("errors", "textfile", "run_folder", "records", "cache", "ultralytics_api", "checkpoints", "bootstrap", "cli"),
     ("recipe",),
     ("datasets",),
     ("train",),

@@ -10,11 +10,11 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.compare.results import read_file
+from pipeline.compare.results import read_record
 from pipeline.compare.tables import number
-from pipeline.run_folder import EXPORT, EXPORT_JSON, STAGES, WEIGHTS, is_finished
+from pipeline.records import ExportRecord
+from pipeline.run_folder import EXPORT, STAGES, WEIGHTS, is_finished
 
-EXPORT_KEYS = ("latency_ms", "throughput", "size_mb", "accuracy", "accuracy_delta_pts", "machine")
 # the deployed table's columns: name, column of deployed_rows(), digits
 SHOWN = [("format", "format", None), ("latency ms", "latency_ms", 1), ("p90 ms", "latency_p90_ms", 1),
          ("images/s", "images_per_s", 1), ("size MB", "size_mb", 1), ("PyTorch ms", "pytorch_latency_ms", 1)]
@@ -24,17 +24,17 @@ def read_exports(run_dir: Path) -> dict[str, dict[str, Any]]:
     """Folder name under export/ (`onnx`, `openvino-int8`) -> the figures of its export.json; complete exports only
     (an export in progress lives in a hidden folder until it is renamed into place)."""
     found = {}
-    for path in sorted((run_dir / EXPORT).glob(f"*/{EXPORT_JSON}")):
+    for path in sorted((run_dir / EXPORT).glob(f"*/{ExportRecord.FILE}")):
         if path.parent.name.startswith("."):
             continue
-        record = read_file(path, EXPORT_KEYS)
-        total = record["latency_ms"]["total"]
+        record = read_record(ExportRecord, path.parent)
+        total = record.latency_ms.total
         found[path.parent.name] = {
-            "latency_ms": total["median"], "latency_p90_ms": total["p90"],
-            "images_per_s": record["throughput"]["images_per_s"], "size_mb": record["size_mb"],
-            "pytorch_latency_ms": record.get("pytorch", {}).get("latency_ms", {}).get("total", {}).get("median"),
-            "accuracy": record["accuracy"], "delta_pts": record["accuracy_delta_pts"],
-            "runtime": _runtime(path.parent.name, record["machine"])}
+            "latency_ms": total.median, "latency_p90_ms": total.p90,
+            "images_per_s": record.throughput.images_per_s, "size_mb": record.size_mb,
+            "pytorch_latency_ms": record.pytorch.latency_ms.total.median if record.pytorch else None,
+            "accuracy": record.accuracy, "delta_pts": record.accuracy_delta_pts,
+            "runtime": _runtime(path.parent.name, record.machine)}
     return found
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 from pydantic import ValidationError
@@ -20,19 +20,9 @@ from pydantic import ValidationError
 from pipeline.errors import UserError
 from pipeline.recipe.stages import stage_freeze
 from pipeline.recipe.sweep import SweepConfig, score_of  # noqa: F401 (score_of: the report imports it from here)
-from pipeline.run_folder import (
-    ENV,
-    METRICS,
-    POINT_STATUS,
-    POINTS,
-    PROBE_JSON,
-    RECIPE,
-    STAGES,
-    SWEEP_MARKER,
-    TRAIN_ARGS,
-    is_sweep_dir,
-)
-from pipeline.textfile import read_json, read_yaml
+from pipeline.records import Environment, Metrics, PointStatus, Probe, Record, SweepFile
+from pipeline.run_folder import METRICS, POINTS, RECIPE, STAGES, SWEEP_MARKER, TRAIN_ARGS, is_sweep_dir
+from pipeline.textfile import read_yaml
 
 FIGURES = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "recall", "epochs", "batches",
            "images_seen", "time_per_epoch_s", "train_time_s", "images_per_s", "peak_memory_mb",
@@ -43,6 +33,7 @@ NOT_AXES = {"name", "sweep", "train.seed"}  # recipe keys that never make points
 # probe.json's figures of a point (pipeline.sweep.probe) -> the points table's column
 PROBE_FIGURES = {"probe_batch": "probe_batch", "default_images_per_s": "probe_default_images_per_s",
                  "probe_images_per_s": "probe_images_per_s"}
+R = TypeVar("R", bound=Record)
 
 
 @dataclass
@@ -122,12 +113,24 @@ def recipe_values(recipe: dict[str, Any], prefix: str = "") -> dict[str, str]:
     return values
 
 
-def read_file(path: Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A run's JSON or YAML file as a mapping holding `required`; a UserError naming the file and the cause."""
+def _unreadable(path: Path, exc: UserError) -> UserError:
+    return UserError(f"{path}: cannot be read ({str(exc).removeprefix(f'{path}: ')})")
+
+
+def read_record(record: type[R], folder: Path) -> R:
+    """One of a run's JSON files (:mod:`pipeline.records`); a UserError naming the file and the cause."""
     try:
-        data = read_yaml(path, "run file") if path.suffix == ".yaml" else read_json(path, "run file")
+        return record.read(folder)
     except UserError as exc:
-        raise UserError(f"{path}: cannot be read ({str(exc).removeprefix(f'{path}: ')})") from None
+        raise _unreadable(record.path(folder), exc) from None
+
+
+def read_file(path: Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A run's YAML file as a mapping holding `required`; a UserError naming the file and the cause."""
+    try:
+        data = read_yaml(path, "run file")
+    except UserError as exc:
+        raise _unreadable(path, exc) from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: cannot be read (not a mapping but {type(data).__name__})")
     missing = [k for k in required if k not in data]
@@ -139,27 +142,27 @@ def read_file(path: Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
 def run_row(run_dir: Path) -> dict[str, Any]:
     """One finished run folder as a row: recipe, metrics and environment figures."""
     recipe = read_file(run_dir / RECIPE, ("task", "data", "model"))
-    metrics = read_file(run_dir / METRICS, ("frozen_layers", "params_trainable", "params_total"))
-    env = read_file(run_dir / ENV) if (run_dir / ENV).is_file() else {}
+    metrics = read_record(Metrics, run_dir)
+    env = read_record(Environment, run_dir) if Environment.path(run_dir).is_file() else Environment()
     return {
         "run_dir": run_dir.resolve(), "run": run_dir.name, "task": recipe["task"],
         "dataset": _dataset_label(recipe["data"]), "model": Path(recipe["model"]).name,
         "weights": Path(recipe["weights"]).name if recipe.get("weights") else "",
         "freeze": freeze_label(recipe), "seed": recipe.get("train", {}).get("seed"),
         "config": _group_key(recipe, drop_freeze=False), "family": _group_key(recipe, drop_freeze=True),
-        "frozen_layers": metrics["frozen_layers"], "params_trainable": metrics["params_trainable"],
-        "params_total": metrics["params_total"], "memory_kind": metrics.get("memory_kind"),
-        **{k: metrics.get(k) for k in FIGURES}, "per_class": metrics.get("per_class") or {},
-        **{k: env.get(k) for k in ENV_KEYS}, "values": recipe_values(recipe),
+        "frozen_layers": metrics.frozen_layers, "params_trainable": metrics.params_trainable,
+        "params_total": metrics.params_total, "memory_kind": metrics.memory_kind,
+        **{k: getattr(metrics, k) for k in FIGURES}, "per_class": metrics.per_class,
+        **{k: getattr(env, k) for k in ENV_KEYS}, "values": recipe_values(recipe),
     }
 
 
 def sweep_grid(sweep_dir: Path) -> dict[str, list[str]]:
     """The grid of a sweep folder's sweep.json: swept key -> its values as the report writes them."""
-    marker = read_file(sweep_dir / SWEEP_MARKER, ("base",))
+    marker = read_record(SweepFile, sweep_dir)
     try:
-        grid = SweepConfig.model_validate(marker["base"].get("sweep")).grid
-    except (ValidationError, AttributeError) as exc:
+        grid = SweepConfig.model_validate(marker.base.get("sweep")).grid
+    except ValidationError as exc:
         raise UserError(f"{sweep_dir / SWEEP_MARKER}: cannot be read (no valid sweep section: {exc})") from None
     return {key: [value_text(v) for v in values] for key, values in grid.items()}
 
@@ -182,8 +185,8 @@ def collect(folders: list[Path], skip_incomplete: bool = False) -> Collected:
             for key, values in sweep_grid(folder).items():
                 known = found.grid.setdefault(key, [])
                 known += [v for v in values if v not in known]
-            if (folder / PROBE_JSON).is_file():
-                probe = read_file(folder / PROBE_JSON, ("points", "budget_mb", "default_batch", "device"))
+            if Probe.path(folder).is_file():
+                probe = read_record(Probe, folder).model_dump()
                 found.probes.append({**probe, "sweep_dir": folder.resolve()})
         for run_dir in _run_folders(folder):
             try:
@@ -204,17 +207,17 @@ def collect(folders: list[Path], skip_incomplete: bool = False) -> Collected:
 
 def _add_run(found: Collected, incomplete: list[Path], run_dir: Path) -> None:
     """A finished run becomes a row, a failed sweep point a failure, anything else an unfinished folder."""
-    if (run_dir / METRICS).exists():  # a metrics.json that cannot be read is named, not taken for unfinished
+    if Metrics.path(run_dir).exists():  # a metrics.json that cannot be read is named, not taken for unfinished
         found.runs.append(run_row(run_dir))
         return
-    status = read_file(run_dir / POINT_STATUS) if (run_dir / POINT_STATUS).is_file() else {}
-    if status.get("stopped"):
+    status = read_record(PointStatus, run_dir) if PointStatus.path(run_dir).is_file() else None
+    if status and status.stopped:
         recipe = read_file(run_dir / RECIPE)
         found.stopped.append({"run_dir": run_dir.resolve(), "run": run_dir.name, "freeze": freeze_label(recipe),
                               "values": recipe_values(recipe), "frozen_layers": _frozen_when_stopped(run_dir),
-                              **status["stopped"]})
-    elif status.get("returncode", 0) != 0:
-        found.failed.append({"run_dir": run_dir.resolve(), "run": run_dir.name, "error": status.get("error", "")})
+                              **status.stopped})
+    elif status and not status.ok:
+        found.failed.append({"run_dir": run_dir.resolve(), "run": run_dir.name, "error": status.error or ""})
     else:
         incomplete.append(run_dir)
 

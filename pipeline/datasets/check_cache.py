@@ -18,10 +18,10 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from pipeline.cache import DATACHECK, cache_root
 from pipeline.datasets import check, check_report, images
 from pipeline.datasets.check import SPLITS, check_dataset, split_files
 from pipeline.datasets.check_report import DatasetReport
-from pipeline.datasets.synth import cache_root
 from pipeline.errors import UserError
 from pipeline.run_folder import write_atomic
 from pipeline.textfile import read_json
@@ -29,7 +29,7 @@ from pipeline.textfile import read_json
 
 def cache_dir() -> Path:
     """Where remembered checks live: the datacheck folder of roadtune's cache ($ROADTUNE_CACHE)."""
-    return cache_root() / "datacheck"
+    return cache_root() / DATACHECK
 
 
 def _stat_lines(paths: Iterable[Path]) -> Iterable[str]:

@@ -21,6 +21,8 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.cache import SYNTH, cache_root
+
 NAMES = {0: "car", 1: "truck", 2: "pedestrian", 3: "traffic_sign", 4: "traffic_light"}
 MIN_VISIBLE_PX = 24  # smaller visible remnants are unlabelled clutter, as in real annotation guides
 
@@ -38,11 +40,6 @@ class SynthSpec(BaseModel):
 
     def key(self) -> str:
         return hashlib.sha1(self.model_dump_json().encode()).hexdigest()[:10]
-
-
-def cache_root() -> Path:
-    """Where generated data lives: `$ROADTUNE_CACHE`, else ~/.cache/roadtune."""
-    return Path(os.environ.get("ROADTUNE_CACHE", Path.home() / ".cache" / "roadtune")).expanduser()
 
 
 def _sky_and_ground(rng: np.random.Generator, w: int, h: int, light: float) -> tuple[np.ndarray, int]:
@@ -188,7 +185,7 @@ def write_split(root: Path, split: str, spec: SynthSpec, start: int, count: int)
 
 def ensure_synth(spec: SynthSpec) -> Path:
     """Generate the set once into the cache (atomic: a half-written set is never used); return its folder."""
-    root = cache_root() / f"synth-road-{spec.key()}"
+    root = cache_root() / f"{SYNTH}-{spec.key()}"
     if (root / "spec.json").is_file():
         return root
     tmp = root.with_name(root.name + f".tmp{os.getpid()}")

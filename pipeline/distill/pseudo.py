@@ -18,7 +18,6 @@ A resumed run reuses a complete cache; an incomplete one (no counts.json) is lab
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -37,8 +36,9 @@ from pipeline.distill.teacher_labels import (
     write_labels,
 )
 from pipeline.recipe.distill import DistillConfig
-from pipeline.run_folder import PSEUDO_COUNTS_FILE, PSEUDO_DATA, PSEUDO_PREDICTIONS, TEACHER_VAL, write_atomic
-from pipeline.textfile import read_json, read_text
+from pipeline.records import PseudoCounts
+from pipeline.run_folder import PSEUDO_DATA, PSEUDO_PREDICTIONS, TEACHER_VAL
+from pipeline.textfile import read_text
 
 
 def count_labels(labels: Path, names: dict[int, str]) -> dict[str, Any]:
@@ -80,13 +80,12 @@ def merged_data_yaml(dataset: Dataset, pseudo_images: Path, path: Path, labeled_
 
 
 def build_pseudo_set(folder: Path, teacher: Path, cfg: DistillConfig, sources: list[Path], dataset: Dataset,
-                     imgsz: Any) -> dict[str, Any]:
+                     imgsz: Any) -> PseudoCounts:
     """Label the sources with `teacher` into `folder` (skipped when the set is complete); the counts. The teacher
     labels at its own size (`imgsz`, the student's, when it has none); its predictions come from the cache where
     an earlier (or interrupted) labelling left them."""
-    counts_file = folder / PSEUDO_COUNTS_FILE
-    if counts_file.is_file():
-        return read_json(counts_file, "teacher label counts")
+    if PseudoCounts.path(folder).is_file():
+        return PseudoCounts.read(folder)
     shutil.rmtree(folder, ignore_errors=True)  # an interrupted build: the frames may hold painted boxes already
     frames = extract_frames(sources, cfg.every_n_frames, folder / "images")
     size = teacher_imgsz(teacher, cfg.teacher_imgsz, imgsz)
@@ -99,12 +98,12 @@ def build_pseudo_set(folder: Path, teacher: Path, cfg: DistillConfig, sources: l
     labelled = sum(len(image_files(d)) for d in dataset.split_dirs("train"))
     repeats = resolve_repeats(cfg.labeled_repeats, labelled, len(frames))
     merged_data_yaml(dataset, folder / "images", folder / PSEUDO_DATA, repeats)
-    counts = {"teacher": str(teacher), "conf": cfg.conf, "ignore_conf": cfg.ignore_conf,
-              "labeled_repeats": repeats, "labelled_frames": labelled,
-              "thresholds": {dataset.names[i]: t for i, t in thresholds.items()}, "teacher_imgsz": size,
-              "every_n_frames": cfg.every_n_frames, "sources": [str(s) for s in sources],
-              **count_labels(folder / "labels", dataset.names), "ignored_boxes": ignored,
-              "teacher_seconds": round(predicted["seconds"], 2),
-              "teacher_frames_per_s": round(len(frames) / max(predicted["seconds"], 1e-9), 2)}
-    write_atomic(counts_file, json.dumps(counts, indent=2))
+    counts = PseudoCounts(
+        teacher=str(teacher), conf=cfg.conf, ignore_conf=cfg.ignore_conf, labeled_repeats=repeats,
+        labelled_frames=labelled, thresholds={dataset.names[i]: t for i, t in thresholds.items()},
+        teacher_imgsz=size, every_n_frames=cfg.every_n_frames, sources=[str(s) for s in sources],
+        **count_labels(folder / "labels", dataset.names), ignored_boxes=ignored,
+        teacher_seconds=round(predicted["seconds"], 2),
+        teacher_frames_per_s=round(len(frames) / max(predicted["seconds"], 1e-9), 2))
+    counts.write(folder)
     return counts

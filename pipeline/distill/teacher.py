@@ -21,8 +21,9 @@ from pipeline.distill.frames import resolve_unlabeled
 from pipeline.errors import UserError
 from pipeline.recipe.models import build_model, model_task, resolve_model_file
 from pipeline.recipe.schema import Recipe
-from pipeline.run_folder import METRICS, final_weights, read_metrics
-from pipeline.train.args import plan_stages
+from pipeline.recipe.stages import plan_stages
+from pipeline.records import Metrics
+from pipeline.run_folder import METRICS
 
 LOG = logging.getLogger("roadtune")
 TEACHER_STAGE = "teacher"
@@ -53,7 +54,7 @@ def teacher_checkpoint(given: str, base: Path) -> str:
     if not (folder / METRICS).is_file():
         raise UserError(f"{given} is a folder but not a finished run (no {METRICS}): finish it with "
                         f"`python -m pipeline.run --resume {folder}`, or give a checkpoint")
-    best = final_weights(folder, read_metrics(folder))
+    best = Metrics.read(folder).final_weights(folder)
     if not best.is_file():
         raise UserError(f"run folder {given} has no {best.relative_to(folder)}")
     return str(best.resolve())

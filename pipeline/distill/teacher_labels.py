@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.datasets.synth import cache_root
+from pipeline.cache import TEACHER_LABELS, cache_root
 from pipeline.textfile import MAX_ANNOTATION_BYTES, read_text
 
 PREDICT_BATCH = 16  # frames per teacher call: bounds memory on long videos
@@ -49,7 +49,7 @@ def cache_file(teacher: Path, sources: list[Path], every_n_frames: int, imgsz: A
     for source in (s for s in sources if s.is_dir()):
         stats += [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(source.rglob("*")) if p.is_file()]
     key = json.dumps([_file_digest(teacher), stats, every_n_frames, imgsz, floor])
-    return cache_root() / "teacher-labels" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.jsonl"
+    return cache_root() / TEACHER_LABELS / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.jsonl"
 
 
 def _read_cache(path: Path) -> dict[str, dict[str, Any]]:

@@ -6,8 +6,12 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipeline.run_folder import final_weights, shown
+from pipeline.run_folder import shown
+
+if TYPE_CHECKING:
+    from pipeline.records import Metrics
 
 LOG = logging.getLogger("roadtune")
 
@@ -36,9 +40,7 @@ def setup_console_log() -> None:
         LOG.propagate = False
 
 
-def report_finished(metrics: dict, run_dir: Path) -> None:
+def report_finished(metrics: Metrics, run_dir: Path) -> None:
     """The closing lines of a run: its folder, the final weights (as the video demo takes them) and headline."""
-    from pipeline.train.metrics import headline  # torch: the console is set up before the recipe is checked
-
-    print(f"run folder: {shown(run_dir)}\nweights: {shown(final_weights(run_dir, metrics))}\n"
-          f"{headline(metrics)}  trainable params {metrics['params_trainable']:,}  time {metrics['train_time_s']} s")
+    print(f"run folder: {shown(run_dir)}\nweights: {shown(metrics.final_weights(run_dir))}\n"
+          f"{metrics.headline()}  trainable params {metrics.params_trainable:,}  time {metrics.train_time_s} s")

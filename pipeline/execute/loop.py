@@ -6,7 +6,6 @@ The folder's layout and its lock live in :mod:`pipeline.run_folder`.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import platform
@@ -24,24 +23,21 @@ from pipeline.distill.plan import TeacherLabels, TrainStep, distill_plan
 from pipeline.execute.prepare import Prepared
 from pipeline.recipe.models import save_checkpoint
 from pipeline.recipe.stages import plan_stages, stage_freeze
+from pipeline.records import Environment, Metrics, PseudoCounts, StageSummary
 from pipeline.run_folder import (
-    ENV,
     INIT_WEIGHTS,
     LOG_FILE,
-    METRICS,
-    PSEUDO_COUNTS,
+    PSEUDO,
     RECIPE,
     VIDEO,
     hold,
     is_finished,
-    read_metrics,
     refuse_finished,
     stage_dir,
     write_atomic,
 )
-from pipeline.textfile import read_json
 from pipeline.train.args import stage_args
-from pipeline.train.metrics import headline, read_epochs, timing_summary
+from pipeline.train.metrics import read_epochs, timing_summary
 from pipeline.train.stages import StageRun, run_stage
 
 LOG = logging.getLogger("roadtune")
@@ -53,26 +49,19 @@ class _PlainFormatter(logging.Formatter):
         return ANSI.sub("", super().format(record))
 
 
-def environment() -> dict[str, Any]:
+def environment() -> Environment:
     """Versions, git commit and hardware, recorded in env.json so every figure can be traced."""
     import torch
     import ultralytics
 
     cuda = torch.cuda.is_available()
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "roadtune": __version__,
-        "torch": torch.__version__,
-        "ultralytics": ultralytics.__version__,
-        "git_commit": _git_commit(),
-        "device": torch.cuda.get_device_name(0) if cuda else "cpu",
-        "device_kind": "cuda" if cuda else "cpu",
-        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "argv": sys.argv,
-    }
+    return Environment(
+        python=platform.python_version(), platform=platform.platform(), roadtune=__version__,
+        torch=torch.__version__, ultralytics=ultralytics.__version__, git_commit=_git_commit(),
+        device=torch.cuda.get_device_name(0) if cuda else "cpu", device_kind="cuda" if cuda else "cpu",
+        gpus=[torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+        cpu=platform.processor() or platform.machine(), cpu_count=os.cpu_count(), argv=sys.argv,
+    )
 
 
 def _git_commit() -> str | None:
@@ -93,7 +82,7 @@ def attach_log(run_dir: Path) -> logging.Handler:
     return handler
 
 
-def start_run(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
+def start_run(prepared: Prepared, run_dir: Path) -> Metrics:
     """Record the resolved recipe and environment in a new (or a sweep's prepared) run folder, then execute it.
 
     A finished run is read-only: starting into it is an error. An interrupted one keeps its first env.json.
@@ -101,8 +90,8 @@ def start_run(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
     with hold(run_dir):
         refuse_finished(run_dir)
         write_atomic(run_dir / RECIPE, yaml.safe_dump(prepared.resolved_recipe(), sort_keys=False))
-        if not (run_dir / ENV).is_file():
-            write_atomic(run_dir / ENV, json.dumps(environment(), indent=2))
+        if not Environment.path(run_dir).is_file():
+            environment().write(run_dir)
         return _execute(prepared, run_dir)
 
 
@@ -131,15 +120,15 @@ def write_init_weights(prepared: Prepared, run_dir: Path) -> bool:
     return True
 
 
-def execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
+def execute(prepared: Prepared, run_dir: Path) -> Metrics:
     """Run every unfinished stage (resuming an interrupted one) and write metrics.json, holding the run's lock."""
     with hold(run_dir):
         return _execute(prepared, run_dir)
 
 
-def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
+def _execute(prepared: Prepared, run_dir: Path) -> Metrics:
     if is_finished(run_dir):
-        return read_metrics(run_dir)
+        return Metrics.read(run_dir)
     handler = attach_log(run_dir)
     try:
         if write_init_weights(prepared, run_dir):
@@ -156,8 +145,8 @@ def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
                 summaries.append(run_stage(step.stage, prepared.dataset.names, step.trainer))
         totals = timing_summary([e for sr in runs for e in read_epochs(sr.epochs_log)])
         metrics = final_metrics(prepared, summaries, totals)
-        if (run_dir / PSEUDO_COUNTS).is_file():  # what the teacher labelled in distill.unlabeled
-            metrics["teacher_labels"] = read_json(run_dir / PSEUDO_COUNTS, "teacher label counts")
+        if PseudoCounts.path(run_dir / PSEUDO).is_file():  # what the teacher labelled in distill.unlabeled
+            metrics.teacher_labels = PseudoCounts.read(run_dir / PSEUDO)
         if prepared.video_source:  # before metrics.json, so an interrupted demo is redone on resume
             from pipeline.video.run import run_video
 
@@ -166,8 +155,8 @@ def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
             from pipeline.export.run import export_final_weights
 
             export_final_weights(prepared.recipe, prepared.dataset.yaml_path, run_dir, runs[-1].best)
-        write_atomic(run_dir / METRICS, json.dumps(metrics, indent=2))
-        LOG.info(f"run finished: {run_dir} ({headline(metrics)})")
+        metrics.write(run_dir)
+        LOG.info(f"run finished: {run_dir} ({metrics.headline()})")
         return metrics
     finally:
         for name in ("roadtune", "ultralytics"):
@@ -175,19 +164,13 @@ def _execute(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
         handler.close()
 
 
-def final_metrics(prepared: Prepared, summaries: list[dict[str, Any]], totals: dict[str, Any]) -> dict[str, Any]:
+def final_metrics(prepared: Prepared, summaries: list[StageSummary], totals: dict[str, Any]) -> Metrics:
     """metrics.json: the final model's validation figures, totals over stages, parameter counts, per-stage figures."""
     last = summaries[-1]
-    plan = prepared.plans[last["name"]]
-    accuracy = ("top1", "top5", "map50", "map50_95", "mask_map50", "mask_map50_95")  # classify: top1/top5 only
-    metrics = {k: last[k] for k in accuracy if k in last}
-    metrics.update({
-        "precision": last["precision"], "recall": last["recall"], "per_class": last["per_class"], **totals,
-        "inference_ms_per_image": last["inference_ms_per_image"],
-        "params_total": plan.params_total, "params_trainable": plan.params_trainable,
-        "params_frozen": plan.params_frozen, "frozen_layers": len(plan.frozen_layers),
-    })
+    plan = prepared.plans[last.name]
+    metrics = Metrics(**{**last.figures(), **totals}, frozen_layers=len(plan.frozen_layers),
+                      params_trainable=plan.params_trainable, params_frozen=plan.params_frozen,
+                      params_total=plan.params_total, stages=summaries)
     if prepared.transfer:
-        metrics.update(weights_transferred=prepared.transfer.transferred, weights_total=prepared.transfer.total)
-    metrics["stages"] = summaries
+        metrics.weights_transferred, metrics.weights_total = prepared.transfer.transferred, prepared.transfer.total
     return metrics

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from collections.abc import Callable
@@ -25,19 +24,16 @@ from pipeline.export.artifact import (
 )
 from pipeline.recipe.export import ExportConfig
 from pipeline.recipe.schema import Recipe
+from pipeline.records import ExportRecord, Measured, Metrics
 from pipeline.run_folder import (
     EXPORT,
-    EXPORT_JSON,
     METRICS,
     POINTS,
     RECIPE,
-    final_weights,
     hold,
     is_finished,
     is_sweep_dir,
-    read_metrics,
     shown,
-    write_atomic,
 )
 
 LOG = logging.getLogger("roadtune")
@@ -72,7 +68,7 @@ def target_of(run_dir: Path, data: Path | None, imgsz: int | None) -> Target:
     if not is_finished(run_dir):
         raise UserError(f"{run_dir}: unfinished run (no {METRICS}): finish it with python -m pipeline.run --resume")
     recipe = yaml.safe_load((run_dir / RECIPE).read_text(encoding="utf-8"))
-    weights = final_weights(run_dir, read_metrics(run_dir))
+    weights = Metrics.read(run_dir).final_weights(run_dir)
     if not weights.is_file():
         raise UserError(f"{run_dir}: no final weights ({weights} is missing)")
     read_checkpoint(weights)  # refuses a file that is not a checkpoint, or would run code, before any work
@@ -119,15 +115,15 @@ def plan(folders: list[Path], cfg: ExportConfig, data: Path | None = None,
 
 
 def _measured(model_file: Path, target: Target, cfg: ExportConfig, frames: list, device: str,
-              work: Path) -> dict[str, Any]:
+              work: Path) -> Measured:
     """Latency, images/s and accuracy of one model file (an artifact, or the PyTorch best.pt it is set beside)."""
     from ultralytics import YOLO
 
     model = YOLO(model_file, task=target.task)
     predict = {"imgsz": target.imgsz, "device": device}
-    return {"latency_ms": measure.latency(model, frames, cfg.batch, cfg.runs, cfg.warmup, **predict),
-            "throughput": measure.throughput(model, frames, cfg.throughput_batch, **predict),
-            "accuracy": measure.accuracy(model, target.data, target.imgsz, device, work)}
+    return Measured(latency_ms=measure.latency(model, frames, cfg.batch, cfg.runs, cfg.warmup, **predict),
+                    throughput=measure.throughput(model, frames, cfg.throughput_batch, **predict),
+                    accuracy=measure.accuracy(model, target.data, target.imgsz, device, work))
 
 
 def export_run(target: Target, cfg: ExportConfig, overwrite: bool = False,
@@ -142,7 +138,7 @@ def export_run(target: Target, cfg: ExportConfig, overwrite: bool = False,
         frames = measure.val_images(target.data, max(cfg.batch, cfg.throughput_batch) * 4)
         for fmt in cfg.format:
             dest = export_dir / cfg.folder_name(fmt)
-            if (dest / EXPORT_JSON).is_file() and not overwrite:
+            if ExportRecord.path(dest).is_file() and not overwrite:
                 say(f"kept (exported before; --overwrite exports again): {shown(dest)}")
                 done.append(dest)
                 continue
@@ -156,7 +152,7 @@ def export_run(target: Target, cfg: ExportConfig, overwrite: bool = False,
                 record = _record(target, cfg, fmt, artifact, record, references[device], device)
                 shutil.rmtree(work / "val", ignore_errors=True)
                 shutil.rmtree(work / "pytorch", ignore_errors=True)
-                write_atomic(work / EXPORT_JSON, json.dumps(record, indent=2))
+                record.write(work)
                 put_in_place(work, dest)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
@@ -165,22 +161,22 @@ def export_run(target: Target, cfg: ExportConfig, overwrite: bool = False,
     return done
 
 
-def _record(target: Target, cfg: ExportConfig, fmt: str, artifact: Path, measured: dict[str, Any],
-            pytorch: dict[str, Any], device: str) -> dict[str, Any]:
+def _record(target: Target, cfg: ExportConfig, fmt: str, artifact: Path, measured: Measured,
+            pytorch: Measured, device: str) -> ExportRecord:
     """export.json: what was exported, its measurements beside PyTorch's, and where they were measured."""
-    return {"format": fmt, "precision": cfg.precision(), "artifact": artifact.name, "size_mb": size_mb(artifact),
-            "pytorch_size_mb": size_mb(target.weights), "weights": str(target.weights), "task": target.task,
-            "imgsz": target.imgsz, "data": str(target.data), **measured,
-            "accuracy_delta_pts": measure.delta_points(measured["accuracy"], pytorch["accuracy"]),
-            "pytorch": pytorch, "machine": measure.machine(device),
-            "options": cfg.model_dump(mode="json")}
+    return ExportRecord(
+        format=fmt, precision=cfg.precision(), artifact=artifact.name, size_mb=size_mb(artifact),
+        pytorch_size_mb=size_mb(target.weights), weights=str(target.weights), task=target.task, imgsz=target.imgsz,
+        data=str(target.data), **dict(measured),
+        accuracy_delta_pts=measure.delta_points(measured.accuracy, pytorch.accuracy),
+        pytorch=pytorch, machine=measure.machine(device), options=cfg.model_dump(mode="json"))
 
 
-def headline(record: dict[str, Any]) -> str:
+def headline(record: ExportRecord) -> str:
     """One line of an export's figures: latency, images/s, size, accuracy and its change against PyTorch."""
-    score = "top1" if "top1" in record["accuracy"] else "map50_95"
-    latency, torch_latency = record["latency_ms"]["total"], record["pytorch"]["latency_ms"]["total"]
-    return (f"{latency['median']:.1f} ms (p90 {latency['p90']:.1f}; PyTorch {torch_latency['median']:.1f}) at batch "
-            f"{record['latency_ms']['batch']}, {record['throughput']['images_per_s']:.1f} images/s at batch "
-            f"{record['throughput']['batch']}, {record['size_mb']:.1f} MB, {score} {record['accuracy'][score]:.4f} "
-            f"({record['accuracy_delta_pts'].get(score, float('nan')):+.2f} points vs PyTorch)")
+    score = "top1" if "top1" in record.accuracy else "map50_95"
+    latency, torch_latency = record.latency_ms.total, record.pytorch.latency_ms.total
+    return (f"{latency.median:.1f} ms (p90 {latency.p90:.1f}; PyTorch {torch_latency.median:.1f}) at batch "
+            f"{record.latency_ms.batch}, {record.throughput.images_per_s:.1f} images/s at batch "
+            f"{record.throughput.batch}, {record.size_mb:.1f} MB, {score} {record.accuracy[score]:.4f} "
+            f"({record.accuracy_delta_pts.get(score, float('nan')):+.2f} points vs PyTorch)")

@@ -29,10 +29,11 @@ from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 import pipeline
 from pipeline.compare.epochs import point_stages, recorded_scores, spent, stop_record
 from pipeline.recipe.sweep import LOWER_IS_BETTER, SearchConfig
-from pipeline.run_folder import POINT_STATUS, POINTS, RECIPE, SEARCH, is_finished
-from pipeline.sweep.executors import PointResult, finish_point, start_point, write_status
+from pipeline.records import PointStatus
+from pipeline.run_folder import POINTS, RECIPE, SEARCH, is_finished
+from pipeline.sweep.executors import finish_point, start_point
 from pipeline.sweep.search import trial_order
-from pipeline.textfile import read_json, read_yaml
+from pipeline.textfile import read_yaml
 
 LOG = logging.getLogger("roadtune")
 POLL_S = 0.5  # how often a trial looks for a new results.csv row (an epoch takes seconds to minutes)
@@ -56,8 +57,8 @@ class StoppingASHA(ASHAScheduler):
             rung = sum(1 for k in range(64) if self.grace * self.reduction**k <= epoch)
             stopped = {"epoch": epoch, "rung": rung, "metric": self.metric_name, "value": result["score"],
                        "max_epochs": self.max_epochs}
-            write_status(point_dir, PointResult(point_dir.name, None, None, round(result.get("wall_s", 0.0), 2),
-                                                None, None, stopped))
+            PointStatus(point=point_dir.name, returncode=None, wall_s=round(result.get("wall_s", 0.0), 2),
+                        stopped=stopped).write(point_dir)
             LOG.info(f"point {point_dir.name}: stopped at epoch {epoch} (rung {rung}): {self.metric_name} "
                      f"{result['score']:.4f}")
         return decision
@@ -97,7 +98,7 @@ def run_trial(config: dict[str, Any]) -> None:
     ended.set()
     if stop_record(point_dir):
         return
-    write_status(point_dir, result)
+    result.write(point_dir)
     if not result.ok:
         raise RuntimeError(f"point {point_dir.name} failed: {result.error}")
     report_new(final=True)
@@ -116,7 +117,7 @@ def _connect(address: str | None) -> int:
 
 
 def run_search(sweep_dir: Path, stages: dict[str, list[tuple[str, int]]], search: SearchConfig, metric: str,
-               address: str | None) -> list[PointResult]:
+               address: str | None) -> list[PointStatus]:
     """Run the points (id -> its stages) under ASHA, in the order `search.seed` shuffles them (a point already
     finished or stopped only replays what it recorded); return the failed ones."""
     gpus = _connect(address)
@@ -138,13 +139,11 @@ def run_search(sweep_dir: Path, stages: dict[str, list[tuple[str, int]]], search
     return [r for i in ids if not (r := _ended(sweep_dir / POINTS / i)).ok]
 
 
-def _ended(folder: Path) -> PointResult:
+def _ended(folder: Path) -> PointStatus:
     """How a point of the search ended: its status.json; a finished point is fine without one (the search was
     killed between its metrics.json and its status), any other point without one is a failure."""
-    status = folder / POINT_STATUS
-    if status.is_file():
-        found = read_json(status, "point status")
-        return PointResult(**{k: found.get(k) for k in PointResult.__dataclass_fields__})
+    if PointStatus.path(folder).is_file():
+        return PointStatus.read(folder)
     if is_finished(folder):
-        return PointResult(folder.name, 0, None, 0.0, None, None)
-    return PointResult(folder.name, None, "the search ended before this point did", 0.0, None, None)
+        return PointStatus(point=folder.name, returncode=0)
+    return PointStatus(point=folder.name, returncode=None, error="the search ended before this point did")

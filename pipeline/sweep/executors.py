@@ -7,7 +7,6 @@ interrupted point on its own (``runner.execute`` is idempotent). Each finished c
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -16,35 +15,18 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pipeline
 from pipeline.errors import UserError
-from pipeline.run_folder import POINT_CONSOLE, POINT_STATUS, write_atomic
+from pipeline.records import PointStatus
+from pipeline.run_folder import POINT_CONSOLE
 
 LOG = logging.getLogger("roadtune")
 PRESTART_ENV = "ROADTUNE_PRESTART"
 PRESTART_MIN_CPUS = 8  # below this, a child's imports would take CPU from the training beside it
-Executor = Callable[[list[Path]], Iterator["PointResult"]]
-
-
-@dataclass
-class PointResult:
-    """How a point's child process ended."""
-
-    point: str
-    returncode: int
-    error: str | None
-    wall_s: float
-    peak_rss_mb: float | None
-    device: str | None
-    stopped: dict[str, Any] | None = None  # stopped early by a search: epoch, rung, metric, value (sweep.asha)
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0 or self.stopped is not None
+Executor = Callable[[list[Path]], Iterator[PointStatus]]  # how each point's process ended, as it ends
 
 
 def last_error(console: Path) -> str:
@@ -81,7 +63,7 @@ def start_point(point_dir: Path, device: str | None = None, wait_for_go: bool = 
 
 
 def finish_point(proc: subprocess.Popen, point_dir: Path, device: str | None, start: float,
-                 block: bool = True) -> PointResult | None:
+                 block: bool = True) -> PointStatus | None:
     """Wait for a point's child to end (without `block`: None while it runs); its result, with the wall time since
     `start`."""
     # wait4 gives this child's own resource usage (peak RSS), which Popen.wait does not.
@@ -90,11 +72,12 @@ def finish_point(proc: subprocess.Popen, point_dir: Path, device: str | None, st
         return None
     proc.returncode = os.waitstatus_to_exitcode(status)
     error = None if proc.returncode == 0 else last_error(point_dir / POINT_CONSOLE)
-    return PointResult(point_dir.name, proc.returncode, error, round(time.perf_counter() - start, 2),
-                       round(usage.ru_maxrss / 1024, 1), device)
+    return PointStatus(point=point_dir.name, returncode=proc.returncode, error=error,
+                       wall_s=round(time.perf_counter() - start, 2), peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+                       device=device)
 
 
-def run_point(point_dir: Path, device: str | None = None) -> PointResult:
+def run_point(point_dir: Path, device: str | None = None) -> PointStatus:
     """Run one point's child process to its end; output goes to console.txt in the point folder."""
     start = time.perf_counter()
     return finish_point(start_point(point_dir, device), point_dir, device, start)
@@ -117,7 +100,7 @@ def prestart_points() -> bool:
     return forced == "1" if forced in ("0", "1") else (os.cpu_count() or 1) >= PRESTART_MIN_CPUS
 
 
-def sequential(point_dirs: list[Path]) -> Iterator[PointResult]:
+def sequential(point_dirs: list[Path]) -> Iterator[PointStatus]:
     """One point after another, in this machine's default device. With :func:`prestart_points`, the next point's
     child is started (python, torch and Ultralytics imported) while the current one trains, and told to go when it
     ends: a point's wall time (from its go) then holds no interpreter start-up and imports."""
@@ -141,12 +124,12 @@ def sequential(point_dirs: list[Path]) -> Iterator[PointResult]:
 def on_devices(devices: list[str]) -> Executor:
     """Points in parallel, one per device (a GPU index, or `cpu`), each child seeing only its own GPU."""
 
-    def execute(point_dirs: list[Path]) -> Iterator[PointResult]:
+    def execute(point_dirs: list[Path]) -> Iterator[PointStatus]:
         free: queue.Queue[str] = queue.Queue()
         for device in devices:
             free.put(device)
 
-        def on_free_device(point_dir: Path) -> PointResult:
+        def on_free_device(point_dir: Path) -> PointStatus:
             device = free.get()
             try:
                 return run_point(point_dir, device)
@@ -171,7 +154,7 @@ def on_ray(address: str) -> Executor:
     except ImportError:
         raise UserError("--ray needs Ray: pip install 'roadtune[ray]'") from None
 
-    def execute(point_dirs: list[Path]) -> Iterator[PointResult]:
+    def execute(point_dirs: list[Path]) -> Iterator[PointStatus]:
         if not ray.is_initialized():
             ray.init(address=None if address == "local" else address)
         gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
@@ -197,19 +180,14 @@ def choose_executor(devices: str | None, ray_address: str | None, train: dict[st
     return on_ray(ray_address) if ray_address else sequential
 
 
-def write_status(point_dir: Path, result: PointResult) -> None:
-    """How the point's process ended, in its folder (status.json)."""
-    write_atomic(point_dir / POINT_STATUS, json.dumps(asdict(result), indent=2))
-
-
-def run_points(executor: Executor, points_dir: Path, ids: list[str]) -> list[PointResult]:
+def run_points(executor: Executor, points_dir: Path, ids: list[str]) -> list[PointStatus]:
     """Run the points with `executor`, writing each one's status.json as it ends; return the failed ones."""
     from pipeline.ultralytics_api import TQDM
 
     failed = []
     results = executor([points_dir / i for i in ids])
     for result in TQDM(results, total=len(ids), desc="sweep points", unit="point"):
-        write_status(points_dir / result.point, result)
+        result.write(points_dir / result.point)
         state = "ok" if result.ok else f"FAILED: {result.error}"
         LOG.info(f"point {result.point}: {state} ({result.wall_s:.0f} s, peak RSS {result.peak_rss_mb:.0f} MB)")
         failed += [] if result.ok else [result]

@@ -11,7 +11,6 @@ measurements; ``probe.json`` in the sweep folder is what the report reads.
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -23,7 +22,8 @@ import torch
 
 from pipeline.errors import UserError
 from pipeline.recipe.sweep import SweepConfig
-from pipeline.run_folder import PROBE, PROBE_JSON, write_atomic
+from pipeline.records import Probe, ProbePoint
+from pipeline.run_folder import PROBE
 from pipeline.sweep.grid import Point
 from pipeline.train.stages import StageRun
 
@@ -269,18 +269,10 @@ def probe_sweep(sweep_dir: Path, config: SweepConfig, points: list[Point],
         batch = largest_batch(lambda b, p=p: measured(p.id, b).peak_mb if measured(p.id, b).fits else None,
                               default, base.peak_mb, cap)
         at_default, at_probe = measured(p.id, default), measured(p.id, batch)
-        entries.append({"point": p.id, "freeze": freeze_label(resolved[p.id][0]),
-                        "frozen_layers": len(runs[p.id].frozen), "default_batch": default,
-                        "default_peak_mb": at_default.peak_mb, "default_images_per_s": at_default.images_per_s,
-                        "probe_batch": batch, "probe_peak_mb": at_probe.peak_mb,
-                        "probe_images_per_s": at_probe.images_per_s,
-                        "measurements": [asdict(m) for (pid, _), m in cache.items() if pid == p.id]})
-    return write_probe(sweep_dir, {"budget_mb": base.peak_mb, "device": base.device, "default_batch": default,
-                                   "max_batch": cap, "warmup_batches": WARMUP, "timed_batches": TIMED,
-                                   "points": entries})
-
-
-def write_probe(sweep_dir: Path, probe: dict[str, Any]) -> Path:
-    """probe.json in the sweep folder, written atomically."""
-    write_atomic(sweep_dir / PROBE_JSON, json.dumps({"kind": "roadtune-probe", **probe}, indent=2))
-    return sweep_dir / PROBE_JSON
+        entries.append(ProbePoint(
+            point=p.id, freeze=freeze_label(resolved[p.id][0]), frozen_layers=len(runs[p.id].frozen),
+            default_batch=default, default_peak_mb=at_default.peak_mb, default_images_per_s=at_default.images_per_s,
+            probe_batch=batch, probe_peak_mb=at_probe.peak_mb, probe_images_per_s=at_probe.images_per_s,
+            measurements=[asdict(m) for (pid, _), m in cache.items() if pid == p.id]))
+    return Probe(budget_mb=base.peak_mb, device=base.device, default_batch=default, max_batch=cap,
+                 warmup_batches=WARMUP, timed_batches=TIMED, points=entries).write(sweep_dir)

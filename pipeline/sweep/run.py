@@ -9,7 +9,6 @@ The sweep folder ``runs/<name>/<timestamp>/`` holds ``sweep.json`` (the marker: 
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pipeline.recipe.schema import (
     validate_recipe,
 )
 from pipeline.recipe.sweep import SweepConfig
+from pipeline.records import SweepFile
 from pipeline.run_folder import (
     METRICS,
     POINT_CONSOLE,
@@ -36,11 +36,11 @@ from pipeline.run_folder import (
     SWEEP_MARKER,
     is_sweep_dir,
     point_dir,
+    write_atomic,
 )
 from pipeline.sweep.grid import Point, expand, parse_sweep, point_raw
 from pipeline.sweep.probe import probe_problems, probe_sweep
 from pipeline.sweep.search import search_problems
-from pipeline.textfile import read_json
 
 LOG = logging.getLogger("roadtune")
 
@@ -56,17 +56,15 @@ class SweepSpec:
     def config(self) -> SweepConfig:
         return SweepConfig.model_validate(self.base["sweep"])
 
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": "roadtune-sweep", "base": self.base, "base_dir": str(self.base_dir)}
+    def record(self) -> SweepFile:
+        return SweepFile(base=self.base, base_dir=str(self.base_dir))
 
     @classmethod
     def read(cls, sweep_dir: Path) -> SweepSpec:
         if not is_sweep_dir(sweep_dir):
             raise UserError(f"{sweep_dir}: not a sweep folder (no {SWEEP_MARKER})")
-        data = read_json(sweep_dir / SWEEP_MARKER, "sweep file")
-        if not isinstance(data, dict) or not isinstance(data.get("base"), dict) or "base_dir" not in data:
-            raise UserError(f"{sweep_dir / SWEEP_MARKER}: not a sweep file written by roadtune (no base, base_dir)")
-        return cls(data["base"], Path(data["base_dir"]))
+        record = SweepFile.read(sweep_dir)
+        return cls(record.base, Path(record.base_dir))
 
 
 def load_spec(recipe_path: Path, overrides: list[str], problems: list[str],
@@ -133,7 +131,7 @@ def find_unfinished(runs_dir: Path, spec: SweepSpec) -> Path | None:
     parent = runs_dir / spec.base["name"]
     for folder in sorted(parent.glob("*"), reverse=True):  # timestamped names: newest first
         if is_sweep_dir(folder):
-            if SweepSpec.read(folder).to_json() != spec.to_json():
+            if SweepSpec.read(folder).record() != spec.record():
                 continue
             points = expand(spec.config)
             return folder if any(not is_done(point_dir(folder, p.id)) for p in points) else None
@@ -157,7 +155,7 @@ def write_point_recipes(sweep_dir: Path, resolved: dict[str, tuple[dict[str, Any
     for point_id in ids:
         folder = point_dir(sweep_dir, point_id)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / RECIPE).write_text(yaml.safe_dump(resolved[point_id][0], sort_keys=False))
+        write_atomic(folder / RECIPE, yaml.safe_dump(resolved[point_id][0], sort_keys=False))
 
 
 def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Path("runs"), dry_run: bool = False,
@@ -189,7 +187,7 @@ def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Pat
     sweep_dir = resume_dir or find_unfinished(runs_dir, spec)
     if sweep_dir is None:
         sweep_dir = create_run_dir(runs_dir, spec.base["name"])
-        (sweep_dir / SWEEP_MARKER).write_text(json.dumps(spec.to_json(), indent=2))
+        spec.record().write(sweep_dir)
     with hold(sweep_dir):
         todo = [p.id for p in points if not is_done(point_dir(sweep_dir, p.id))]
         print(f"sweep folder: {shown(sweep_dir)}\n{len(points)} points, {len(points) - len(todo)} finished"

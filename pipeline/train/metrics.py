@@ -101,12 +101,6 @@ def timing_summary(epochs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def headline(metrics: dict[str, Any]) -> str:
-    """The accuracy figures a run prints when it ends: top-1/top-5 for classify, mAP50 and mAP50-95 otherwise."""
-    keys = ("top1", "top5") if "top1" in metrics else ("map50", "map50_95")
-    return "  ".join(f"{k} {metrics[k]}" for k in keys)
-
-
 def classification_summary(validator: Any, names: dict[int, str]) -> dict[str, Any]:
     """top-1/top-5 accuracy, macro precision and recall over the classes in val, per-class top-1 accuracy (recall)
     and inference time, from Ultralytics' classification validator and its confusion matrix.

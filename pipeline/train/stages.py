@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any
 
 from pipeline.errors import UserError
 from pipeline.recipe.schema import Stage
+from pipeline.records import StageSummary
 from pipeline.run_folder import (
     BEST,
     BEST_FILE,
@@ -20,12 +20,11 @@ from pipeline.run_folder import (
     LAST,
     LOG_FILE,
     RESULTS_CSV,
-    STAGE_SUMMARY,
     TRAIN_ARGS,
     missing_stage_outputs,
     write_atomic,
 )
-from pipeline.textfile import read_json, read_text, read_yaml
+from pipeline.textfile import read_text, read_yaml
 from pipeline.train.metrics import EpochTimer, read_epochs, timing_summary, validation_summary
 
 LOG = logging.getLogger("roadtune")
@@ -52,15 +51,11 @@ class StageRun:
         return self.folder / BEST
 
     @property
-    def summary_path(self) -> Path:
-        return self.folder / STAGE_SUMMARY
-
-    @property
     def epochs_log(self) -> Path:
         return self.folder / EPOCHS_LOG
 
     def done(self) -> bool:
-        return self.summary_path.is_file()
+        return StageSummary.path(self.folder).is_file()
 
 
 def _train(stage_run: StageRun, trainer_class: type | None) -> Any:
@@ -149,10 +144,10 @@ def _validator_of(trainer: Any, stage_run: StageRun) -> Any:
     return captured[-1]
 
 
-def run_stage(stage_run: StageRun, names: dict[int, str], trainer_class: type | None = None) -> dict:
+def run_stage(stage_run: StageRun, names: dict[int, str], trainer_class: type | None = None) -> StageSummary:
     """Train one stage (resuming from its last.pt if interrupted) and write its summary.json."""
     if stage_run.done():
-        return read_json(stage_run.summary_path, "stage summary")
+        return StageSummary.read(stage_run.folder)
     LOG.info(f"stage {stage_run.stage.name}: {stage_run.stage.epochs} epochs from {stage_run.start_weights}, "
              f"{len(stage_run.frozen)} frozen layers")
     trainer = _train(stage_run, trainer_class)
@@ -162,15 +157,11 @@ def run_stage(stage_run: StageRun, names: dict[int, str], trainer_class: type | 
     if missing:
         raise UserError(f"stage {stage_run.stage.name}: Ultralytics finished but left no "
                         f"{', '.join(map(str, missing))} (its output went elsewhere: see {LOG_FILE})")
-    summary = {
-        "name": stage_run.stage.name,
-        "start_weights": stage_run.start_weights,
-        "freeze": stage_run.freeze_spec,
-        "frozen_layers": len(stage_run.frozen),
-        "lr0": args.lr0,
-        "optimizer": args.optimizer,
+    summary = StageSummary(
+        name=stage_run.stage.name, start_weights=stage_run.start_weights, freeze=stage_run.freeze_spec,
+        frozen_layers=len(stage_run.frozen), lr0=args.lr0, optimizer=args.optimizer,
         **timing_summary(read_epochs(stage_run.epochs_log)),
         **validation_summary(_validator_of(trainer, stage_run), names),
-    }
-    write_atomic(stage_run.summary_path, json.dumps(summary, indent=2))
+    )
+    summary.write(stage_run.folder)
     return summary

@@ -1,20 +1,22 @@
 """Load and check the model, pick the fastest installed runtime, and export through Ultralytics once per weights.
 
-Exports are cached beside the weights under a name holding the weights' content hash, so changed weights
-(a new ``best.pt`` after another training) are exported again and the stale export is removed.
+Exports are cached in roadtune's cache folder (:mod:`pipeline.cache`), never beside the weights (a finished run
+folder is never written again), under a key of the weights' content, the format and its export arguments and the
+Ultralytics version: changed weights (a new ``best.pt`` after another training) are exported again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.cache import VIDEO_EXPORTS, cache_root
 from pipeline.checkpoints import read_checkpoint
 from pipeline.errors import UserError
 from pipeline.recipe.video import VideoConfig
@@ -103,24 +105,33 @@ def weights_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+def export_key(weights: Path, backend: str) -> str:
+    """What an export depends on: the weights' content, the format, its export arguments, Ultralytics' version."""
+    import ultralytics
+
+    what = json.dumps([weights_hash(weights), backend, EXPORT_ARGS[backend], ultralytics.__version__], sort_keys=True)
+    return hashlib.sha256(what.encode()).hexdigest()[:16]
+
+
 def cached_export(weights: Path, backend: str) -> Path:
-    """Export ``weights`` to ``backend`` through Ultralytics, or return the export cached for this content."""
-    folder = weights.parent if os.access(weights.parent, os.W_OK) else Path.home() / ".cache" / "roadtune"
+    """Export ``weights`` to ``backend`` through Ultralytics into the cache, or return the export cached there."""
+    folder = cache_root() / VIDEO_EXPORTS
     folder.mkdir(parents=True, exist_ok=True)
-    suffix = EXPORT_NAMES[backend]
-    target = folder / f"{weights.stem}.{weights_hash(weights)[:16]}{suffix}"
+    target = folder / f"{weights.stem}.{export_key(weights, backend)}{EXPORT_NAMES[backend]}"
     if target.exists():
         return target
-    ours = re.compile(rf"{re.escape(weights.stem)}\.[0-9a-f]{{16}}{re.escape(suffix)}")
-    for stale in (p for p in folder.iterdir() if ours.fullmatch(p.name)):  # exports of earlier weights
-        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     from ultralytics import YOLO
 
-    # Ultralytics writes the export beside its input: export a private copy so a user's own best.onnx is untouched.
+    # Ultralytics writes the export beside its input: export a private copy, then move the export into place in
+    # one rename (a second process exporting the same weights at the same time keeps the first one's).
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         copy = Path(shutil.copy2(weights, Path(tmp) / weights.name))
         exported = YOLO(copy).export(format=backend, device="cpu", verbose=False, **EXPORT_ARGS[backend])
-        os.replace(exported, target)
+        try:
+            os.replace(exported, target)
+        except OSError:
+            if not target.exists():
+                raise
     return target
 
 

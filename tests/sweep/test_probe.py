@@ -12,9 +12,10 @@ import torch
 from test_sweep import TRAIN, sweep_recipe
 
 from pipeline.compare.__main__ import main as compare_main
+from pipeline.records import Probe
 from pipeline.run import main as run_main
 from pipeline.sweep.grid import expand
-from pipeline.sweep.probe import largest_batch, measure_batch, point_stage_run, write_probe
+from pipeline.sweep.probe import largest_batch, measure_batch, point_stage_run
 from pipeline.sweep.run import SweepSpec, resolve_points, run_sweep
 
 DEPTHS = ["none", "all-but-head"]
@@ -103,8 +104,8 @@ def test_report_shows_the_probe_columns_and_budget(tiny_sweep, tmp_path):
                 "probe_batch": 64, "probe_peak_mb": 6911.0, "probe_images_per_s": 812.5},
                {"point": ids[1], "freeze": "all-but-head", "default_batch": 64, "default_images_per_s": 1240.0,
                 "probe_batch": 208, "probe_peak_mb": 6480.2, "probe_images_per_s": 1911.3}]
-    write_probe(tiny_sweep, {"budget_mb": 6911.0, "device": "NVIDIA H200", "default_batch": 64, "max_batch": 512,
-                             "warmup_batches": 2, "timed_batches": 5, "points": entries})
+    Probe(budget_mb=6911.0, device="NVIDIA H200", default_batch=64, max_batch=512, warmup_batches=2, timed_batches=5,
+          points=entries).write(tiny_sweep)
     try:
         assert compare_main([str(tiny_sweep), "--out", str(tmp_path)]) == 0
     finally:

@@ -8,11 +8,10 @@ import json
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 from torch.utils.data import DataLoader
 
 from pipeline.train import metrics as stage_metrics
-from pipeline.train.metrics import EpochTimer, headline, read_epochs, timing_summary
+from pipeline.train.metrics import EpochTimer, read_epochs, timing_summary
 
 
 def record(epoch: int, epoch_s: float = 2.0, train_s: float = 1.5, images: int = 16, **extra) -> dict:
@@ -72,13 +71,6 @@ def test_records_written_before_batches_were_counted_give_no_batch_figures():
     old = {k: v for k, v in record(1).items() if k != "batches"}
     summary = timing_summary([old, record(2)])
     assert (summary["batches"], summary["time_per_batch_s"], summary["images_seen"]) == (None, None, 32)
-
-
-@pytest.mark.parametrize("metrics, line", [
-    ({"map50": 0.5, "map50_95": 0.25, "precision": 1}, "map50 0.5  map50_95 0.25"),
-    ({"top1": 0.9, "top5": 1.0, "map50": 0.1}, "top1 0.9  top5 1.0")])
-def test_headline_names_the_tasks_accuracy_figures(metrics, line):
-    assert headline(metrics) == line
 
 
 def box_validator(ap_class_index, ap, seg: bool = False) -> SimpleNamespace:

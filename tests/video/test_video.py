@@ -19,6 +19,7 @@ os.environ["YOLO_OFFLINE"] = "1"
 from conftest import shared_path  # noqa: E402
 
 from pipeline.bootstrap import bootstrap  # noqa: E402
+from pipeline.cache import VIDEO_EXPORTS  # noqa: E402
 from pipeline.recipe.video import VideoConfig  # noqa: E402
 from pipeline.video.backend import installed  # noqa: E402
 from pipeline.video.cli import main  # noqa: E402
@@ -184,50 +185,91 @@ def test_cli_never_overwrites_and_filters_classes(weights: Path, clip: Path, tmp
     assert "demo-2" in capsys.readouterr().out
 
 
-def exports_in(folder: Path, suffix: str = "") -> list[Path]:
-    return [p for p in folder.iterdir()
-            if p.name.startswith("model.") and p.name.endswith(suffix) and p.suffix != ".pt"]
+def exports_in(cache: Path, suffix: str = "") -> list[Path]:
+    """The video exports of model.pt in the cache folder `cache` ($ROADTUNE_CACHE)."""
+    folder = cache / VIDEO_EXPORTS
+    return sorted(p for p in folder.iterdir() if p.name.startswith("model.") and p.name.endswith(suffix)) \
+        if folder.is_dir() else []
 
 
 @pytest.fixture(scope="module")
 def export_home(weights: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the weights in a folder of its own, where the export tests' exports are cached."""
+    """A copy of the weights as model.pt; the export tests share the cache folder `cache` beside it."""
     return Path(shutil.copy2(weights, tmp_path_factory.mktemp("exports") / "model.pt"))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["onnx", "openvino"])
 def test_exported_backend_gives_the_same_detections(export_home: Path, clip: Path, tmp_path: Path,
-                                                    backend: str) -> None:
+                                                    backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if not installed(backend):
         pytest.skip(f"{backend} packages not installed (pip install roadtune[export])")
+    cache = export_home.parent / "cache"
+    monkeypatch.setenv("ROADTUNE_CACHE", str(cache))
     _, reference = run(export_home, clip, tmp_path / "torch", conf=0.2, max_frames=12)
     summary, rows = run(export_home, clip, tmp_path / backend, conf=0.2, max_frames=12, backend=backend)
     assert summary["backend"] == backend and len(rows) > 0
     for i in range(12):
         assert_same(detections(rows[rows["frame"] == i]), detections(reference[reference["frame"] == i]), i)
-    assert len(exports_in(export_home.parent, {"onnx": ".onnx", "openvino": "_openvino_model"}[backend])) == 1
+    assert len(exports_in(cache, {"onnx": ".onnx", "openvino": "_openvino_model"}[backend])) == 1
+    assert sorted(p.name for p in export_home.parent.iterdir()) == ["cache", "model.pt"], "nothing beside the weights"
 
 
 @pytest.mark.slow
-def test_export_is_cached_until_the_weights_change(export_home: Path, clip: Path, tmp_path: Path) -> None:
+def test_export_is_cached_until_the_weights_change(export_home: Path, clip: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     if not installed("onnx"):
         pytest.skip("onnx packages not installed (pip install roadtune[export])")
     import torch
 
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ROADTUNE_CACHE", str(cache))
     local = Path(shutil.copy2(export_home, tmp_path / "model.pt"))
-    for cached in exports_in(export_home.parent, ".onnx"):  # the export test's export, when it ran first
-        shutil.copy2(cached, tmp_path / cached.name)
+    for cached in exports_in(export_home.parent / "cache", ".onnx"):  # the export test's export, when it ran first
+        (cache / VIDEO_EXPORTS).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(cached, cache / VIDEO_EXPORTS / cached.name)
     run(local, clip, tmp_path / "first", max_frames=2, backend="onnx")
-    (export,) = exports_in(tmp_path)
+    (export,) = exports_in(cache)
     stamp = export.stat().st_mtime_ns
     run(local, clip, tmp_path / "again", max_frames=2, backend="onnx")
-    assert exports_in(tmp_path) == [export] and export.stat().st_mtime_ns == stamp, "cached export reused"
+    assert exports_in(cache) == [export] and export.stat().st_mtime_ns == stamp, "cached export reused"
     checkpoint = torch.load(local, map_location="cpu", weights_only=False)
-    torch.save({**checkpoint, "date": "retrained"}, local)  # new content: exported again, stale export removed
+    torch.save({**checkpoint, "date": "retrained"}, local)  # new content: exported again under a new key
     summary, _ = run(local, clip, tmp_path / "changed", max_frames=2, backend="onnx")
-    (renewed,) = exports_in(tmp_path)
-    assert renewed != export and summary["frames"] == 2
+    renewed = [p for p in exports_in(cache) if p != export]
+    assert len(renewed) == 1 and export.stat().st_mtime_ns == stamp and summary["frames"] == 2
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file and folder under `folder` (relative path) with its content."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() if p.is_file() else b"<dir>" for p in folder.rglob("*")}
+
+
+@pytest.mark.slow
+def test_video_of_a_finished_run_writes_nothing_into_it(synth_yaml: Path, clip: Path, write_recipe, tiny_train: dict,
+                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m pipeline.video <run>/stages/train/weights/best.pt clip`: the export goes to $ROADTUNE_CACHE,
+    the finished run folder stays byte for byte as it was."""
+    if not installed("onnx"):
+        pytest.skip("onnx packages not installed (pip install roadtune[export])")
+    from pipeline.run import main as run_main
+
+    monkeypatch.chdir(tmp_path)
+    recipe = write_recipe({"name": "tiny", "task": "detect", "model": "yolov8n.yaml", "data": str(synth_yaml),
+                           "train": tiny_train})
+    assert run_main([str(recipe), "--runs-dir", str(tmp_path / "runs")]) == 0
+    (run_dir,) = (tmp_path / "runs" / "tiny").iterdir()
+    before = snapshot(run_dir)
+    assert "metrics.json" in before and "stages/train/weights/best.pt" in before
+    cache = tmp_path / "cache"
+    done = subprocess.run([sys.executable, "-m", "pipeline.video", str(run_dir / "stages/train/weights/best.pt"),
+                           str(clip), "--out", str(tmp_path / "demo"), "--backend", "onnx", "--device", "cpu",
+                           "--max-frames", "2", "--imgsz", "64"], capture_output=True, text=True,
+                          env={**os.environ, "ROADTUNE_CACHE": str(cache)}, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert snapshot(run_dir) == before
+    assert [p.suffix for p in (cache / VIDEO_EXPORTS).iterdir()] == [".onnx"]
+    assert json.loads((tmp_path / "demo" / "summary.json").read_text())["frames"] == 2
 
 
 @pytest.mark.slow
