@@ -10,6 +10,9 @@ the wall time (the command's, and the sum of its points'), and the recommendatio
 per freeze depth, its rank (mean score over the seeds) after each epoch of the full grid against its rank at the end.
 
 A finished sweep folder under ``--work`` is reused; an unfinished one continues. ``--no-train`` only tabulates.
+``--replay`` adds what Ray Tune's ASHA bracket would decide, for several grace periods and reduction factors, fed the
+full grid's recorded curves one point after another (no training: the planning table for the defaults; a real
+search's trainings differ from the full grid's a little, CPU training is not bit-reproducible here).
 """
 
 from __future__ import annotations
@@ -126,6 +129,44 @@ def rank_agreement(full: Path) -> pd.DataFrame:
                          for e in means.columns])
 
 
+def replay(full: Path, graces: list[int], reductions: list[float], seeds: int) -> pd.DataFrame:
+    """Per grace period, reduction factor and search seed: the epochs Ray's ASHA bracket would train and the
+    recommendation of the points it would let finish, replayed on the full grid's curves in the seed's order."""
+    from types import SimpleNamespace
+
+    from ray.tune.schedulers.async_hyperband import _Bracket  # the scheduler's own rung bookkeeping
+
+    from pipeline.compare.recommend import recommendations, score_floor
+    from pipeline.compare.results import collect, find_axes, points_table
+    from pipeline.sweep.search import trial_order
+
+    table = curves(full)
+    scores = {p: list(g.sort_values("epoch")["score"]) for p, g in table.groupby("point")}
+    found = collect([full])
+    runs = pd.DataFrame(found.runs)
+    rows = []
+    for grace in graces:
+        for reduction in reductions:
+            for seed in range(seeds):
+                bracket, trained = _Bracket(grace, max(map(len, scores.values())), reduction, 0), {}
+                for point in trial_order(sorted(scores), seed):
+                    trial, curve = SimpleNamespace(trial_id=point), scores[point]
+                    stop = next((e for e in range(1, len(curve)) if bracket.on_result(trial, e, curve[e - 1]) ==
+                                 "STOP"), None)
+                    trained[point] = stop or len(curve)
+                finished = runs[runs["run_dir"].map(lambda d: trained[Path(d).name] == len(scores[Path(d).name]))]
+                axes = find_axes(finished, found.grid)
+                recs = recommendations(points_table(finished, "map50_95", axes), axes, 1.0, "map50_95", "mAP50-95",
+                                       score_floor("map50_95", 3))
+                text = " ".join(recs).lower()
+                verdict = "no signal" if "no signal" in text else (m.group(1) if (m := re.search(
+                    r"freeze `([^`]+)`", " ".join(recs))) else text[:40])
+                rows.append({"grace": grace, "reduction": reduction, "seed": seed, "finished": len(finished),
+                             "epochs": f"{100 * sum(trained.values()) / sum(map(len, scores.values())):.0f} %",
+                             "recommends": verdict})
+    return pd.DataFrame(rows)
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3, help="search seeds (orders of the points)")
@@ -133,6 +174,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--grace", type=int, default=4, help="sweep.search.grace_epochs")
     parser.add_argument("--reduction", type=float, default=3.0, help="sweep.search.reduction")
     parser.add_argument("--no-train", action="store_true", help="tabulate the finished sweeps of --work, train none")
+    parser.add_argument("--replay", action="store_true",
+                        help="also replay ASHA's decisions on the full grid's curves for grace 2-5, reduction 2-4")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "bench-search")
     return parser.parse_args()
 
@@ -158,6 +201,9 @@ def main() -> None:
         print("\nEarly-stopping bias (full grid; rank of each depth's mean over seeds):")
         print(bias_table(found["search-full"], [2, 3, 4, 6, 9]).to_markdown())
         print(rank_agreement(found["search-full"]).to_markdown(index=False))
+    if opts.replay and "search-full" in found:
+        print("\nReplayed on the full grid's curves (Ray's ASHA bracket, no training):")
+        print(replay(found["search-full"], [2, 3, 4, 5], [2.0, 3.0, 4.0], opts.seeds).to_markdown(index=False))
 
 
 if __name__ == "__main__":
