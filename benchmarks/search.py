@@ -5,8 +5,9 @@
 The grid: freeze none, 5, backbone, 15, all-but-head, 3 repeats (training seeds 0-2), on a copy of kitti_mini
 (150 train / 50 val frames, ../shared) at 320 px, COCO-initialised YOLOv5nu, ``--epochs`` each. It runs once in full
 (``search-full``) and once per search seed k with ``sweep.search: {method: asha, grace_epochs, reduction, seed: k}``
-(``search-asha-s<k>``): the same 15 points, started in the order k shuffles them. Printed for each: epochs trained,
-the wall time (the command's, and the sum of its points'), and the recommendation. Then the early-stopping bias:
+(``search-asha-g<grace>-r<reduction>-s<k>``): the same 15 points, started in the order k shuffles them. Printed for
+each: epochs trained, the wall time (the command's, and the sum of its points'), and the recommendation. Then the
+early-stopping bias:
 per freeze depth, its rank (mean score over the seeds) after each epoch of the full grid against its rank at the end.
 
 A finished sweep folder under ``--work`` is reused; an unfinished one continues. ``--no-train`` only tabulates.
@@ -190,7 +191,8 @@ def main() -> None:
     walls = json.loads(wall_file.read_text()) if wall_file.is_file() else {}
     search = {"method": "asha", "grace_epochs": opts.grace, "reduction": opts.reduction}
     recipes = [recipe(work, "search-full", opts, None)]
-    recipes += [recipe(work, f"search-asha-s{k}", opts, {**search, "seed": k}) for k in range(opts.seeds)]
+    name = f"search-asha-g{opts.grace}-r{opts.reduction:g}"
+    recipes += [recipe(work, f"{name}-s{k}", opts, {**search, "seed": k}) for k in range(opts.seeds)]
     for path in recipes if not opts.no_train else []:
         print(f"running {path.stem} ...", flush=True)
         run_sweep(path, runs, walls, wall_file)
