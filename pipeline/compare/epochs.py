@@ -18,8 +18,9 @@ import pandas as pd
 from pipeline.recipe.schema import validate_recipe
 from pipeline.recipe.stages import plan_stages
 from pipeline.recipe.sweep import SearchConfig, SweepConfig, score_of
-from pipeline.run_folder import POINT_STATUS, POINTS, RECIPE, RESULTS_CSV, SWEEP_MARKER, is_finished, stage_dir
-from pipeline.textfile import read_json, read_yaml
+from pipeline.records import PointStatus, SweepFile
+from pipeline.run_folder import POINTS, RECIPE, RESULTS_CSV, is_finished, stage_dir
+from pipeline.textfile import read_yaml
 from pipeline.ultralytics_api import EPOCH_METRICS, VAL_LOSS_PREFIX
 
 
@@ -56,9 +57,7 @@ def recorded_scores(point_dir: Path, stages: list[tuple[str, int]], metric: str)
 
 def stop_record(point_dir: Path) -> dict[str, Any] | None:
     """Where a search stopped the point (epoch, rung, metric, value), or None when it did not."""
-    status = point_dir / POINT_STATUS
-    found = read_json(status, "point status") if status.is_file() else {}
-    return found.get("stopped") if isinstance(found, dict) else None
+    return PointStatus.read(point_dir).stopped if PointStatus.path(point_dir).is_file() else None
 
 
 def is_done(point_dir: Path) -> bool:
@@ -74,10 +73,12 @@ class Spent:
     full: int
     stopped: dict[str, dict[str, Any]]
 
-    def line(self) -> str:
+    def epochs_line(self) -> str:
         trained = sum(self.epochs.values())
-        return (f"trained {trained} of the full grid's {self.full} epochs ({100 * trained / max(self.full, 1):.0f} %); "
-                f"stopped {len(self.stopped)} of {len(self.epochs)} points early")
+        return f"trained {trained} of the full grid's {self.full} epochs ({100 * trained / max(self.full, 1):.0f} %)"
+
+    def line(self) -> str:
+        return f"{self.epochs_line()}; stopped {len(self.stopped)} of {len(self.epochs)} points early"
 
 
 def spent(points_dir: Path, stages: dict[str, list[tuple[str, int]]], metric: str) -> Spent:
@@ -89,7 +90,7 @@ def spent(points_dir: Path, stages: dict[str, list[tuple[str, int]]], metric: st
 
 def search_spent(sweep_dir: Path) -> Spent | None:
     """What the search of a sweep folder trained against its full grid (None for a sweep without a search)."""
-    base = read_json(sweep_dir / SWEEP_MARKER, "sweep file")["base"]
+    base = SweepFile.read(sweep_dir).base
     config = SweepConfig.model_validate(base["sweep"])
     if not config.search:
         return None

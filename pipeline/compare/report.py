@@ -59,7 +59,7 @@ def search_lines(collected: Collected, sources: list[Path]) -> list[str]:
     where = "; ".join(f"`{s['run']}` (freeze `{s['freeze']}`) at epoch {s['epoch']}, {s['metric']} {s['value']:.4f}"
                       for s in collected.stopped)
     return [f"**Search**: recommended from the points that ran to the end; the search stopped {len(collected.stopped)} "
-            f"early: {where}." + "".join(f" It {found.line().split(';')[0]}." for found in spent)]
+            f"early: {where}." + "".join(f" It {found.epochs_line()}." for found in spent)]
 
 
 def with_exports(points: pd.DataFrame) -> pd.DataFrame:
