@@ -137,8 +137,9 @@ def replay(full: Path, graces: list[int], reductions: list[float], seeds: int) -
 
     from ray.tune.schedulers.async_hyperband import _Bracket  # the scheduler's own rung bookkeeping
 
+    from pipeline.compare.collect import collect
     from pipeline.compare.recommend import recommendations, score_floor
-    from pipeline.compare.results import collect, find_axes, points_table
+    from pipeline.compare.results import find_axes, points_table
     from pipeline.sweep.search import trial_order
 
     table = curves(full)

@@ -143,6 +143,8 @@ TESTED_ELSEWHERE = {
     "bootstrap.py": "every entry point calls it first; tests/test_checkpoints.py runs it before Ultralytics",
     "compare/__main__.py": "the compare command: tests/compare/test_compare.py, tests/acceptance/",
     "compare/advise.py": "tests/compare/test_compare.py, tests/acceptance/test_compare_commands.py",
+    "compare/collect.py": "run folders read back, failed, stopped and unreadable ones: tests/compare/test_compare.py, "
+                          "tests/compare/test_results.py, tests/sweep/test_search.py",
     "compare/comparison.py": "the report's contents: tests/compare/test_view.py, tests/compare/test_report.py",
     "compare/plots.py": "the report's figures: tests/compare/test_compare.py, tests/compare/test_report.py",
     "compare/recommend.py": "tests/compare/test_compare.py",

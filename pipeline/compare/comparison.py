@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.compare.results import Collected
+from pipeline.compare.collect import Collected
 from pipeline.run_folder import METRICS
 
 

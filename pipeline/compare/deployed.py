@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.compare.results import read_record
+from pipeline.compare.collect import read_record
 from pipeline.compare.tables import number
 from pipeline.records import ExportRecord
 from pipeline.run_folder import EXPORT, STAGES, WEIGHTS, is_finished

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.compare.collect import Collected, collect
 from pipeline.compare.comparison import Comparison, Report
 from pipeline.compare.deployed import deployed_rows, read_exports, teacher_lines, teacher_run
 from pipeline.compare.plots import all_plots, point_labels
 from pipeline.compare.recommend import recommendations, score_floor
 from pipeline.compare.render import markdown, page
 from pipeline.compare.results import (
-    Collected,
-    collect,
     environments,
     find_axes,
     per_class_table,

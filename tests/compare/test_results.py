@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from test_report import ENV, metrics, recipe, write_run, write_sweep
 
+from pipeline.compare.collect import collect
 from pipeline.compare.results import (
-    collect,
     environments,
     find_axes,
     freeze_label,

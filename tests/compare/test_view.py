@@ -7,9 +7,10 @@ from __future__ import annotations
 import pandas as pd
 from test_report import metrics, recipe, write_run, write_sweep
 
+from pipeline.compare.collect import Collected, collect
 from pipeline.compare.comparison import Comparison, Report
 from pipeline.compare.report import build_report
-from pipeline.compare.results import Collected, collect, per_class_table, points_table
+from pipeline.compare.results import per_class_table, points_table
 from pipeline.compare.view import CSV_COLUMNS, Link, Row, build_view, table_of
 
 
