@@ -38,7 +38,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from distill import REPO, SHARED, figures, run, write_report  # noqa: E402 - the sibling benchmark's helpers
 
-POOL = SHARED / "data" / "kitti_pool" / "images" / "train"
+POOL_DATA = SHARED / "data" / "kitti_pool"
+TEST_LIST = REPO / "datasets" / "splits" / "kitti_pool_test.txt"  # T (benchmarks/kitti_test_split.py says how)
 HEADLINE = "pseudo-f1-rep3"  # the best teacher-labelled variant of the full labelled set: the fraction curve's
 VARIANTS = {
     "plain": [],
@@ -76,9 +77,7 @@ def labelled_subset(work: Path, fraction: float) -> Path:
 def upper_data(work: Path, labelled: Path, repeats: int) -> Path:
     """L (`repeats` times) + U with U's true labels (a copy of kitti_pool: Ultralytics writes label caches beside
     the labels)."""
-    pool = work / "kitti_pool"
-    if not pool.is_dir():
-        shutil.copytree(SHARED / "data" / "kitti_pool", pool)
+    pool = work / "kitti_U"
     config = yaml.safe_load(labelled.read_text())
     root = labelled.parent
     data = {"train": [str(root / config["train"])] * repeats + [str(pool / "images" / "train")],
@@ -88,24 +87,62 @@ def upper_data(work: Path, labelled: Path, repeats: int) -> Path:
     return path
 
 
-def epochs_for(images: int, opts: argparse.Namespace) -> int:
-    """Epochs that give `images` train images about `--batches` batches (Ultralytics keeps the last partial one)."""
-    return max(1, round(opts.batches / math.ceil(images / opts.batch)))
+def split_pool(work: Path, test_list: Path) -> tuple[Path, Path]:
+    """The pool U (kitti_pool less T, with its labels for the upper bound) and the test split T as a data YAML, both
+    in `work`; exits 2 when the list names a frame that is missing or in kitti_mini (L or its val split)."""
+    names = [n.strip() for n in test_list.read_text().splitlines() if n.strip()]
+    pool = {p.name for p in (POOL_DATA / "images" / "train").iterdir()}
+    mini = {p.name for p in (SHARED / "data" / "kitti_mini" / "images").glob("*/*")}
+    for name in names:
+        if name in mini or name not in pool:
+            print(f"{test_list}: {name} is {'a kitti_mini frame' if name in mini else 'not a kitti_pool frame'}; "
+                  "T must be kitti_pool frames only", file=sys.stderr)
+            sys.exit(2)
+    split = {"kitti_T": ("test", sorted(names)), "kitti_U": ("train", sorted(pool - set(names)))}
+    for folder, (sub, frames) in split.items():
+        if (work / folder / "images" / sub).is_dir():
+            continue
+        for kind, suffix in (("images", ".jpg"), ("labels", ".txt")):
+            (work / folder / kind / sub).mkdir(parents=True, exist_ok=True)
+            for frame in frames:  # copies: Ultralytics writes label caches beside the labels
+                stem = frame.rsplit(".", 1)[0]
+                file = f"{stem}{suffix}"
+                shutil.copyfile(POOL_DATA / kind / "train" / file, work / folder / kind / sub / file)
+    names_map = yaml.safe_load((POOL_DATA / "data.yaml").read_text())["names"]
+    test_yaml = work / "kitti_T" / "data.yaml"
+    test_yaml.write_text(yaml.safe_dump({"train": str(work / "kitti_T" / "images" / "test"),
+                                         "val": str(work / "kitti_T" / "images" / "test"), "names": names_map}))
+    return work / "kitti_U" / "images" / "train", test_yaml
 
 
-def student_sets(name: str, data: Path, teacher: Path, opts: argparse.Namespace) -> list[str]:
+def epochs_for(images: int, budget: int, opts: argparse.Namespace) -> int:
+    """Epochs that give `images` train images about `budget` batches (Ultralytics keeps the last partial one)."""
+    return max(1, round(budget / math.ceil(images / opts.batch)))
+
+
+def check_budgets(opts: argparse.Namespace, labelled: int) -> None:
+    """Exit 2 when a budget is below one epoch of the largest training set (L three times and U)."""
+    largest = math.ceil((3 * labelled + len(list(opts.pool.iterdir()))) / opts.batch)
+    for budget in opts.budgets:
+        if budget < largest:
+            print(f"--budgets: {budget} batches is less than one epoch of the largest set ({largest} batches of "
+                  f"{opts.batch}): use at least {largest}", file=sys.stderr)
+            sys.exit(2)
+
+
+def student_sets(name: str, data: Path, teacher: Path, budget: int, opts: argparse.Namespace) -> list[str]:
     """The overrides of one variant: its data, epochs from the batch budget, close_mosaic at the same share, and
     for the teacher-labelled ones the teacher (trained on the same labelled frames)."""
     labelled = len(list((data.parent / yaml.safe_load(data.read_text())["train"]).iterdir()))
     repeats = next((int(v.split("=")[1]) for v in VARIANTS[name] if v.startswith("distill.labeled_repeats")), 1)
-    images = labelled if name == "plain" else labelled * repeats + len(list(POOL.iterdir()))
+    images = labelled if name == "plain" else labelled * repeats + len(list(opts.pool.iterdir()))
     if name.startswith("upper"):
         data = upper_data(data.parent.parent, data, repeats)
-    epochs = epochs_for(images, opts)
+    epochs = epochs_for(images, budget, opts)
     sets = [f"data={data}", f"train.epochs={epochs}", f"train.close_mosaic={max(1, round(epochs / 6))}"]
     if name.startswith("pseudo"):
         sets += [f"distill.teacher={teacher}", "distill.method=none",
-                 f"distill.unlabeled={json.dumps([str(POOL)])}", *VARIANTS[name]]
+                 f"distill.unlabeled={json.dumps([str(opts.pool)])}", *VARIANTS[name]]
     return sets
 
 
@@ -150,7 +187,7 @@ def print_table(results: dict[str, list[dict[str, float]]], teacher: float) -> N
               f"{statistics.median(r['per_batch_s'] for r in rows):.3f} | {closed} |")
 
 
-def plot_curve(results: dict[str, list[dict[str, float]]], labelled: dict[str, int], out: Path) -> None:
+def plot_curve(results: dict[str, list[dict[str, float]]], labelled: dict[str, int], pool: Path, out: Path) -> None:
     """mAP50-95 against labelled frames, plain and teacher-labelled (mean over seeds, every seed as a dot), the
     upper bound beside the full set."""
     import matplotlib
@@ -168,7 +205,7 @@ def plot_curve(results: dict[str, list[dict[str, float]]], labelled: dict[str, i
                 label={HEADLINE: "L (x3) + teacher-labelled U", "upper": "L + U, true labels"}.get(name, "L only"))
         for x, k in zip(xs, labels):
             ax.scatter([x] * len(results[k]), [r["score"] for r in results[k]], s=8, color="grey", zorder=3)
-    ax.set(xlabel=f"labelled frames (plus {len(list(POOL.iterdir()))} unlabelled)", ylabel="mAP50-95 (kitti_mini val)",
+    ax.set(xlabel=f"labelled frames (plus {len(list(pool.iterdir()))} unlabelled)", ylabel="mAP50-95 (kitti_mini val)",
            title="Label efficiency at equal batches")
     ax.legend()
     fig.tight_layout()
@@ -179,7 +216,10 @@ def plot_curve(results: dict[str, list[dict[str, float]]], labelled: dict[str, i
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--batches", type=int, default=220, help="the batch budget of every student run")
+    parser.add_argument("--budgets", type=int, nargs="+", default=[220],
+                        help="batch budgets: each student variant runs at each (at least one epoch of the largest set)")
+    parser.add_argument("--test-list", type=Path, default=TEST_LIST,
+                        help="kitti_pool frames held out as the test split T (never trained on or labelled)")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--imgsz", type=int, default=320, help="the student's image size")
     parser.add_argument("--teacher-imgsz", type=int, default=640)
@@ -197,38 +237,41 @@ def main() -> None:
     opts = parse_args()
     work = opts.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
+    opts.pool, opts.test_data = split_pool(work, opts.test_list.resolve())
+    check_budgets(opts, len(list((SHARED / "data" / "kitti_mini" / "images" / "train").iterdir())))
     opts.teacher = opts.teacher.resolve() if opts.teacher else None
     teacher_recipe, student = write_recipes(work, opts)
     if not opts.teacher:
         opts.teacher = work / "teacher"
         if not opts.no_train:
             run(teacher_recipe, opts.teacher, [])
-    print(f"work folder {work}\nteacher {opts.teacher}", flush=True)
+    print(f"work folder {work}\nteacher {opts.teacher}\ntest split {opts.test_data}", flush=True)
     variants = [v for v in VARIANTS if not opts.only or v in opts.only]
     results: dict[str, list[dict[str, float]]] = {}
     labelled: dict[str, int] = {}
     folders = []
-    for seed in range(opts.seeds):
-        for fraction in opts.fractions:
-            data, teacher = labelled_subset(work, fraction), opts.teacher
-            if fraction < 1:  # the teacher knows only the labelled frames the student has
-                teacher = work / f"teacher-L{int(fraction * 100)}"
-                if not opts.no_train:
-                    run(teacher_recipe, teacher, [f"data={data}"])
-            for name in (variants if fraction == 1.0 else ["plain", HEADLINE]):
-                label = name if fraction == 1.0 else f"{name}@L{int(fraction * 100)}%"
-                folder = work / f"{label.replace('@', '-').replace('%', '')}-{seed}"
-                if opts.no_train and not (folder / "metrics.json").is_file():
-                    continue
-                run(student, folder, [*student_sets(name, data, teacher, opts), f"train.seed={seed}"])
-                folders.append(folder)
-                results.setdefault(label, []).append(row(folder))
-                labelled[label] = len(list((data.parent / yaml.safe_load(data.read_text())["train"]).iterdir()))
-                print(f"seed {seed} {label:>20}: mAP50-95 {results[label][-1]['score']:.4f}  batches "
-                      f"{results[label][-1]['batches']}", flush=True)
+    for budget in opts.budgets:
+        for seed in range(opts.seeds):
+            for fraction in opts.fractions:
+                data, teacher = labelled_subset(work, fraction), opts.teacher
+                if fraction < 1:  # the teacher knows only the labelled frames the student has
+                    teacher = work / f"teacher-L{int(fraction * 100)}"
+                    if not opts.no_train:
+                        run(teacher_recipe, teacher, [f"data={data}"])
+                for name in (variants if fraction == 1.0 else ["plain", HEADLINE]):
+                    label = (name if fraction == 1.0 else f"{name}@L{int(fraction * 100)}%") + f"@b{budget}"
+                    folder = work / f"{label.replace('@', '-').replace('%', '')}-{seed}"
+                    if opts.no_train and not (folder / "metrics.json").is_file():
+                        continue
+                    run(student, folder, [*student_sets(name, data, teacher, budget, opts), f"train.seed={seed}"])
+                    folders.append(folder)
+                    results.setdefault(label, []).append(row(folder))
+                    labelled[label] = len(list((data.parent / yaml.safe_load(data.read_text())["train"]).iterdir()))
+                    print(f"seed {seed} {label:>24}: mAP50-95 {results[label][-1]['score']:.4f}  batches "
+                          f"{results[label][-1]['batches']}", flush=True)
     print_table(results, figures(opts.teacher)["score"])
     write_report(folders, work / "report")
-    plot_curve(results, labelled, work / "label-efficiency.png")
+    plot_curve(results, labelled, opts.pool, work / "label-efficiency.png")
 
 
 if __name__ == "__main__":
