@@ -47,6 +47,8 @@ RESULTS_CSV = "results.csv"
 TRAIN_ARGS = "args.yaml"
 STAGE_SUMMARY = "summary.json"
 EPOCHS_LOG = "epochs.jsonl"
+PER_IMAGE = "per_image"  # in a stage folder: what each validation scored per image (pipeline.evaluation)
+PER_IMAGE_FINAL = "final.npz"  # in PER_IMAGE: the validation of best.pt after training (the run's figures)
 STAGE_OUTPUTS = (BEST, LAST, RESULTS_CSV)  # what Ultralytics leaves in a stage folder
 # a sweep folder
 SWEEP_MARKER = "sweep.json"
@@ -91,6 +93,11 @@ def refuse_finished(run_dir: Path) -> None:
 def stage_dir(run_dir: Path, stage: str) -> Path:
     """A stage's folder, where Ultralytics writes (project=<run>/stages, name=<stage>)."""
     return run_dir / STAGES / stage
+
+
+def per_image_file(stage_folder: Path, epoch: int | None) -> Path:
+    """A stage's per-image record of one validation: after `epoch` (1-based), or of best.pt at the end (None)."""
+    return stage_folder / PER_IMAGE / (PER_IMAGE_FINAL if epoch is None else f"epoch-{epoch:03d}.npz")
 
 
 def point_dir(sweep_dir: Path, point_id: str) -> Path:

@@ -81,6 +81,8 @@ REEXPORTS: dict[str, tuple[str, str]] = {
     # video: device parsing and the requirement check (install=False) exporter/AutoBackend use. checked on 8.4.190
     "select_device": ("ultralytics.utils.torch_utils", "select_device"),
     "check_requirements": ("ultralytics.utils.checks", "check_requirements"),
+    # evaluation: the AP Ultralytics computes (tests/evaluation checks roadtune's weighted AP against it). 8.4.190
+    "ap_per_class": ("ultralytics.utils.metrics", "ap_per_class"),
     # teacher labels: the box filter Ultralytics smooths F1 curves with before picking a confidence. 8.4.190
     "smooth": ("ultralytics.utils.metrics", "smooth"),
     # benchmarks/export.py: Ultralytics' own export benchmark, the figure roadtune's latency is checked against. 8.4.190
@@ -160,5 +162,8 @@ CONTRACT: dict[str, str] = {
                    "INT8_REQUIREMENTS (pipeline.export.artifact, export.setup)",
     "export.measured_keys": "Results.speed holds preprocess/inference/postprocess ms per image; val metrics' "
                             "results_dict holds measure.ACCURACY_KEYS (pipeline.export.measure)",
+    "evaluation.update_stats": "DetMetrics/SegmentMetrics.update_stats(stat) is called once per val image with "
+                               "tp (and tp_m), conf, pred_cls, target_cls and im_name; ClassificationValidator "
+                               "keeps pred (top-5) and targets per batch (pipeline.evaluation.per_image)",
     "video.compile_model_keywords": "OpenVINOBackend keeps compile_model as a functools.partial (video.backend)",
 }

@@ -24,6 +24,7 @@ LAYERS = (
     ("errors", "textfile", "run_folder", "records", "cache", "ultralytics_api", "checkpoints", "bootstrap", "cli"),
     ("recipe",),
     ("datasets",),
+    ("evaluation",),
     ("train",),
     ("distill",),
     ("video",),

@@ -331,7 +331,27 @@ def probe_batch_loop(tmp_path: Path) -> None:
     assert 'drop_last=self.args.compile and mode == "train"' in _source(DetectionTrainer.get_dataloader)
 
 
+def probe_update_stats(tmp_path: Path) -> None:
+    from ultralytics.models.yolo.classify import ClassificationValidator
+    from ultralytics.models.yolo.detect import DetectionValidator
+    from ultralytics.models.yolo.segment import SegmentationValidator
+    from ultralytics.utils.metrics import DetMetrics, SegmentMetrics
+
+    for validator in (DetectionValidator, SegmentationValidator):
+        text = _source(validator.update_metrics)
+        assert "self.metrics.update_stats(" in text and '"im_name"' in text and '"target_cls": cls' in text
+    assert {"tp", "conf", "pred_cls", "target_cls"} <= set(DetMetrics().stats)
+    assert "tp_m" in SegmentMetrics().stats
+    detect = _source(DetectionValidator._process_batch)
+    assert '"tp"' in detect
+    assert '"tp_m"' in _source(SegmentationValidator._process_batch)
+    classify = _source(ClassificationValidator.update_metrics)
+    assert "self.pred.append(" in classify and "self.targets.append(" in classify
+    assert "self.pred = []" in _source(ClassificationValidator.init_metrics)
+
+
 PROBES = {
+    "evaluation.update_stats": probe_update_stats,
     "bootstrap.safe_load_env": probe_safe_load_env, "checkpoints.safe_only": probe_safe_only,
     "models.load_checkpoint_ema": probe_load_checkpoint_ema, "models.task_from_train_args": probe_task_from_train_args,
     "models.weights_dir": probe_weights_dir, "freeze.name_rule": probe_freeze_rule,

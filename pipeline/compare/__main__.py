@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pipeline.cli import prog
 from pipeline.errors import UserError, cli_entry
+from pipeline.evaluation.intervals import RESAMPLES, Settings
 from pipeline.run_folder import METRICS, RECIPE
 
 
@@ -27,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "else runs/compare/<timestamp>)")
     parser.add_argument("--tolerance", type=float, default=1.0,
                         help="mAP50-95 points a deeper freeze may lose and still be recommended (default 1)")
+    parser.add_argument("--resamples", type=int, default=RESAMPLES,
+                        help=f"bootstrap resamples of the val images (and seeds) per interval (default {RESAMPLES})")
+    parser.add_argument("--interval-seed", type=int, default=0, help="seed of the resamples (default 0)")
     parser.add_argument("--skip-incomplete", action="store_true",
                         help=f"list folders without {METRICS}, or with an unreadable {METRICS} or "
                              f"{RECIPE}, as skipped instead of stopping with an error")
@@ -63,9 +67,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise UserError("give run or sweep folders to compare (e.g. runs/freeze-sweep/<ts>), or --advise RECIPE")
     if args.tolerance < 0:
         raise UserError(f"--tolerance must be >= 0 mAP50-95 points, got {args.tolerance}")
+    if args.resamples < 100:
+        raise UserError(f"--resamples must be at least 100 for a 95 % interval, got {args.resamples}")
     from pipeline.compare.report import build_report, write_report
 
-    report = build_report(args.folders, tolerance=args.tolerance, skip_incomplete=args.skip_incomplete)
+    report = build_report(args.folders, tolerance=args.tolerance, skip_incomplete=args.skip_incomplete,
+                          intervals=Settings(resamples=args.resamples, seed=args.interval_seed))
     print(report.summary(write_report(report, args.out or default_out(args.folders), links=not args.no_links)))
     return 0
 

@@ -23,7 +23,17 @@ from pipeline.compare.results import (
 from pipeline.errors import UserError
 from pipeline.recipe.sweep import SweepConfig
 from pipeline.records import Environment, Metrics, PointStatus, Probe, Record, SweepFile
-from pipeline.run_folder import METRICS, POINTS, RECIPE, STAGES, SWEEP_MARKER, TRAIN_ARGS, is_sweep_dir
+from pipeline.run_folder import (
+    METRICS,
+    POINTS,
+    RECIPE,
+    STAGES,
+    SWEEP_MARKER,
+    TRAIN_ARGS,
+    is_sweep_dir,
+    per_image_file,
+    stage_dir,
+)
 from pipeline.textfile import read_yaml
 
 R = TypeVar("R", bound=Record)
@@ -83,6 +93,7 @@ def run_row(run_dir: Path) -> dict[str, Any]:
         "params_total": metrics.params_total, "memory_kind": metrics.memory_kind,
         **{k: getattr(metrics, k) for k in FIGURES}, "per_class": metrics.per_class,
         **{k: getattr(env, k) for k in ENV_KEYS}, "values": recipe_values(recipe),
+        "per_image": per_image_file(stage_dir(run_dir, metrics.stages[-1].name), None) if metrics.stages else None,
     }
 
 

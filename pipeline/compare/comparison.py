@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.compare.collect import Collected
+from pipeline.evaluation.intervals import Replicates, Settings
 from pipeline.run_folder import METRICS
 
 
@@ -27,6 +28,7 @@ class Comparison:
     axes: dict[str, list[str]] = field(default_factory=dict)  # swept key -> its values, reference first
     plots: dict[str, bytes] = field(default_factory=dict)
     deployed: pd.DataFrame = field(default_factory=pd.DataFrame)  # per point and exported format (pipeline.export)
+    replicates: Replicates = field(default_factory=Replicates)  # the bootstrap behind the intervals
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Report:
     environments: pd.DataFrame
     sources: list[Path]
     tolerance: float
+    intervals: Settings = field(default_factory=Settings)
 
     def recommendations(self) -> list[str]:
         """One line per recommendation of every comparison, as plain text (Markdown bold and code marks removed)."""

@@ -47,22 +47,28 @@ def _family_label(group: pd.DataFrame, axes: Sequence[str]) -> str:
 
 
 def by_depth(points: pd.DataFrame, metric: str, ylabel: str, title: str, axes: Sequence[str] = (),
-             stopped: pd.DataFrame | None = None) -> plt.Figure:
-    """`metric` (mean, std error bars) against frozen layer count, one line per family, ticks named by spec; the
-    points a search `stopped` (frozen_layers, value, epoch) as grey crosses at their score where they stopped."""
+             stopped: pd.DataFrame | None = None, interval_of: str = "") -> plt.Figure:
+    """`metric` (mean) against frozen layer count, one line per family, ticks named by spec; error bars: the score's
+    95 % interval where the points have one (`score_lo`/`score_hi`, for the score's plot), else the std over
+    repeats; the points a search `stopped` (frozen_layers, value, epoch) as grey crosses where they stopped."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
     if stopped is not None and not stopped.empty:
         ax.scatter(stopped["frozen_layers"], stopped["value"], marker="x", color="tab:gray",
                    label="stopped by the search (score where it stopped)")
         for x, y, epoch in zip(stopped["frozen_layers"], stopped["value"], stopped["epoch"]):
             ax.annotate(f"e{epoch}", (x, y), textcoords="offset points", xytext=(5, -3), fontsize=7, color="tab:gray")
+    interval = interval_of == metric and "score_lo" in points and points["score_lo"].notna().any()
     for _, group in points.groupby("family", sort=False):
-        ax.errorbar(group["frozen_layers"], group[metric], yerr=group[f"{metric}_std"].fillna(0), marker="o",
-                    capsize=4, label=_family_label(group, axes))
+        spread = ([(group[metric] - group["score_lo"]).clip(lower=0).fillna(0),
+                   (group["score_hi"] - group[metric]).clip(lower=0).fillna(0)] if interval else
+                  group[f"{metric}_std"].fillna(0))
+        ax.errorbar(group["frozen_layers"], group[metric], yerr=spread, marker="o", capsize=4,
+                    label=_family_label(group, axes))
         for x, y, spec in zip(group["frozen_layers"], group[metric], group["freeze"]):
             ax.annotate(spec, (x, y), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
     ax.margins(y=0.15)  # room for the spec labels above the points
-    ax.set(xlabel="frozen layers (freeze depth)", ylabel=ylabel, title=title)
+    ax.set(xlabel="frozen layers (freeze depth)", ylabel=ylabel + (" (95 % interval)" if interval else ""),
+           title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
@@ -136,7 +142,7 @@ def all_plots(points: pd.DataFrame, per_class: pd.DataFrame, score: str = "map50
     marks = pd.DataFrame([s for s in stopped if s["metric"] == score and s.get("frozen_layers") is not None],
                          columns=["frozen_layers", "value", "epoch"])
     figures = {
-        "map-vs-depth": by_depth(points, score, label, f"{label} vs freeze depth", axes, marks),
+        "map-vs-depth": by_depth(points, score, label, f"{label} vs freeze depth", axes, marks, interval_of=score),
         "time-vs-depth": by_depth(points, "time_per_epoch_s", "seconds per epoch", "Training time per epoch", axes),
         "memory-vs-depth": by_depth(points, "peak_memory_mb", f"peak memory (MB, {memory_kind})",
                                     f"Peak {memory_kind} memory vs freeze depth", axes),

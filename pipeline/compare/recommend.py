@@ -9,7 +9,9 @@ from collections.abc import Iterator
 
 import pandas as pd
 
+from pipeline.compare.intervals import NO_INTERVAL, has_intervals, paired_bounds
 from pipeline.compare.results import shown_value
+from pipeline.evaluation.intervals import LEVEL
 
 # Below 1 point of mAP50-95 a detector has not learned to place boxes yet: the tiny differences between such runs
 # are initialisation and seed noise, not an effect of the swept setting.
@@ -92,14 +94,77 @@ def _change(pct: float, noun: str) -> str:
     return f"{abs(pct):.0f}% {'less' if pct >= 0 else 'more'} {noun}"
 
 
+def _savings(points: pd.DataFrame, choice: pd.Series) -> str:
+    """What the chosen freeze saves against the family's `freeze: none` point (empty when it is that point)."""
+    base = points[points["frozen_layers"] == 0]
+    if not len(base) or choice["frozen_layers"] == 0:
+        return ""
+    kind = "GPU" if choice["memory_kind"] == "cuda" else "RSS"
+    fewer = 100 * (1 - choice["params_trainable"] / base["params_trainable"].iloc[0])
+    return (f" Against `freeze: none` it trains {fewer:.0f}% fewer parameters and takes "
+            f"{_change(choice['time_saved_pct'], 'time per epoch')} and "
+            f"{_change(choice['memory_saved_pct'], f'peak {kind} memory')}.")
+
+
+def freeze_verdicts(points: pd.DataFrame, tolerance: float, level: float) -> pd.DataFrame:
+    """Per point, the paired intervals of every other point minus it (points of score): the most another point
+    may beat it by (`beaten_hi`, and by which), the most it is shown beaten by (`beaten_lo`), and its verdict:
+    `within` (no other point beats it by more than `tolerance`), `rejected` (one does, clearly) or `undecided`."""
+    rows = []
+    for i in points.index:
+        pairs = {j: paired_bounds(points, j, i, level) for j in points.index if j != i}
+        top = max(pairs, key=lambda j: pairs[j][1]) if pairs else None
+        beaten_hi = pairs[top][1] if pairs else 0.0
+        beaten_lo = max((b[0] for b in pairs.values()), default=0.0)
+        verdict = "within" if beaten_hi <= tolerance else "rejected" if beaten_lo > tolerance else "undecided"
+        rows.append({"beaten_hi": beaten_hi, "beaten_lo": beaten_lo, "by": top, "verdict": verdict})
+    return pd.DataFrame(rows, index=points.index)
+
+
+def _named(points: pd.DataFrame, index: list, verdicts: pd.DataFrame, bound: str = "up to") -> str:
+    """Depths with how far behind another they may be (`up to`: the upper bound) or are shown (`at least`)."""
+    column = "beaten_hi" if bound == "up to" else "beaten_lo"
+    return ", ".join(f"`{points.at[i, 'freeze']}` ({bound} {verdicts.at[i, column]:.1f} points behind"
+                     + (f" `{points.at[verdicts.at[i, 'by'], 'freeze']}`)" if bound == "up to" else ")") for i in index)
+
+
+def _paired_freeze(points: pd.DataFrame, tolerance: float, label: str, score: str, level: float) -> str:
+    """The deepest freeze that no other depth beats by more than `tolerance` points, by the paired intervals; no
+    signal when no depth is shown so."""
+    verdicts = freeze_verdicts(points, tolerance, level)
+    order = points.sort_values(["frozen_layers", "params_trainable"], ascending=[False, True]).index
+    within = [i for i in order if verdicts.at[i, "verdict"] == "within"]
+    rejected = [i for i in order if verdicts.at[i, "verdict"] == "rejected"]
+    shown = f"paired {level:.0%} intervals over val images{' and seeds' if points['n'].max() > 1 else ''}"
+    tail = (f" Shown more than {tolerance:g} point(s) behind another depth: "
+            f"{_named(points, rejected, verdicts, 'at least')}." if rejected else "")
+    if not within:
+        widest = verdicts["beaten_hi"].min()
+        return (f"no signal: no freeze depth is shown within {tolerance:g} point(s) of every other ({shown}; the "
+                f"closest may still be {widest:.1f} points behind), so nothing is recommended; more val images or "
+                f"seeds narrow the intervals.{tail}")
+    choice = points.loc[within[0]]
+    deeper = [i for i in order[: list(order).index(within[0])] if verdicts.at[i, "verdict"] == "undecided"]
+    text = (f"freeze `{choice['freeze']}` ({choice['frozen_layers']} layers frozen, {choice['params_trainable']:,} "
+            f"trainable parameters), {label} {choice[score]:.4f} [{choice['score_lo']:.4f}, "
+            f"{choice['score_hi']:.4f}]: no other depth beats it by more than {tolerance:g} point(s) ({shown}: "
+            f"at most {verdicts.at[within[0], 'beaten_hi']:+.1f}).")
+    if deeper:
+        text += f" Deeper, not shown either way: {_named(points, deeper, verdicts)}."
+    return text + _savings(points, choice) + tail
+
+
 def recommend(points: pd.DataFrame, tolerance: float, score: str = "map50_95", label: str = "mAP50-95",
-              context: str = "") -> str:
-    """The deepest freeze whose `score` is within `tolerance` points of the best of one family, with its savings."""
+              context: str = "", level: float = LEVEL) -> str:
+    """The deepest freeze within `tolerance` points of the others of one family (by the paired intervals when
+    every point has per-image records, else by the repeats' noise), with its savings."""
     model = points["model"].iloc[0] + (f" from {points['weights'].iloc[0]}" if points["weights"].iloc[0] else "")
     head = f"**{model}**" + (f" ({context})" if context else "") + ": "
+    if has_intervals(points):
+        return head + _paired_freeze(points, tolerance, label, score, level)
     quiet = _inside_noise(points, score, "all freeze depths")
     if quiet:
-        return head + quiet
+        return head + quiet + f" ({NO_INTERVAL}: some runs have no per-image records.)"
     best = points.loc[points[score].idxmax()]
     within = points[(best[score] - points[score]) * 100 <= tolerance + 1e-9]
     choice = within.sort_values(["frozen_layers", "params_trainable"], ascending=[False, True]).iloc[0]
@@ -109,14 +174,8 @@ def recommend(points: pd.DataFrame, tolerance: float, score: str = "map50_95", l
     text += ("the best of this comparison." if choice["config"] == best["config"] else
              f"{gap:.1f} points below the best (`{best['freeze']}`, {best[score]:.4f}), within the "
              f"{tolerance:g}-point tolerance.")
-    base = points[points["frozen_layers"] == 0]
-    if len(base) and choice["frozen_layers"] > 0:
-        kind = "GPU" if choice["memory_kind"] == "cuda" else "RSS"
-        fewer = 100 * (1 - choice["params_trainable"] / base["params_trainable"].iloc[0])
-        text += (f" Against `freeze: none` it trains {fewer:.0f}% fewer parameters and takes "
-                 f"{_change(choice['time_saved_pct'], 'time per epoch')} and "
-                 f"{_change(choice['memory_saved_pct'], f'peak {kind} memory')}.")
-    return text + _noise_note(points, gap, score)
+    text += _savings(points, choice)
+    return text + _noise_note(points, gap, score) + f" ({NO_INTERVAL}: some runs have no per-image records.)"
 
 
 def _time_ratio(point: pd.Series, ref: pd.Series) -> str:
@@ -146,12 +205,23 @@ def _compute_note(point: pd.Series, ref: pd.Series, key: str, everyone: pd.DataF
             "against it.")
 
 
+def _paired_note(points: pd.DataFrame, a: int, b: int, level: float) -> tuple[str, bool]:
+    """The paired interval of point `a` minus point `b` as text, and whether it excludes 0."""
+    low, high = paired_bounds(points, a, b, level)
+    shown = low > 0 or high < 0
+    return (f" Paired {level:.0%} interval of the difference: [{low:+.1f}, {high:+.1f}] points"
+            + (" (excludes 0)." if shown else " (includes 0: not a measured difference).")), shown
+
+
 def recommend_axis(points: pd.DataFrame, key: str, order: list[str], score: str = "map50_95",
-                   label: str = "mAP50-95", context: str = "", everyone: pd.DataFrame | None = None) -> str:
+                   label: str = "mAP50-95", context: str = "", everyone: pd.DataFrame | None = None,
+                   level: float = LEVEL) -> str:
     """The best value of swept `key` among points that differ in `key` only, against the axis' first value;
-    `everyone` (default: `points`) is where an equal-batches control is looked for."""
+    `everyone` (default: `points`) is where an equal-batches control is looked for. With intervals, "no signal"
+    when the paired interval of the best against the reference (or the runner-up) includes 0."""
     head = f"best `{key}` at this budget" + (f" ({context})" if context else "") + ": "
-    quiet = _inside_noise(points, score, f"all values of `{key}`")
+    paired = has_intervals(points)
+    quiet = None if paired else _inside_noise(points, score, f"all values of `{key}`")
     if quiet:
         return head + quiet
     value = points["values"].map(lambda v: v.get(key, "—"))
@@ -168,7 +238,11 @@ def recommend_axis(points: pd.DataFrame, key: str, order: list[str], score: str 
         text = (f"`{shown_value(key, value[best.name])}`, {gap:+.1f} points of {label} over "
                 f"`{shown_value(key, ref_value)}` ({best[score]:.4f} vs {ref[score]:.4f}), {_time_ratio(best, ref)}.")
         text += _compute_note(best, ref, key, points if everyone is None else everyone, score)
-    return head + text + _noise_note(points, gap, score)
+    if not paired:
+        return head + text + _noise_note(points, gap, score) + f" ({NO_INTERVAL}: some runs have no per-image records.)"
+    other = runner.name if value[best.name] == ref_value else ref.name
+    note, shown = _paired_note(points, best.name, other, level)
+    return head + ("" if shown else "no signal, nothing is recommended: ") + text + note
 
 
 def _contexts(points: pd.DataFrame, axes: dict[str, list[str]], key: str) -> Iterator[tuple[str, pd.DataFrame]]:
@@ -181,13 +255,13 @@ def _contexts(points: pd.DataFrame, axes: dict[str, list[str]], key: str) -> Ite
 
 
 def recommendations(points: pd.DataFrame, axes: dict[str, list[str]], tolerance: float, score: str, label: str,
-                    floor: tuple[float, str]) -> list[str]:
+                    floor: tuple[float, str], level: float = LEVEL) -> list[str]:
     """Every recommendation of one comparison: one per swept key (per combination of the other swept values)."""
     quiet = no_signal(points, score, label, floor)
     if quiet:
         return [quiet]
-    recs = [recommend(group, tolerance, score, label, context) if key == "freeze" else
-            recommend_axis(group, key, order, score, label, context, points)
+    recs = [recommend(group, tolerance, score, label, context, level) if key == "freeze" else
+            recommend_axis(group, key, order, score, label, context, points, level)
             for key, order in axes.items() for context, group in _contexts(points, axes, key)]
     if recs:
         return recs

@@ -13,6 +13,7 @@ import pandas as pd
 from pipeline.compare.collect import Collected, collect
 from pipeline.compare.comparison import Comparison, Report
 from pipeline.compare.deployed import deployed_rows, read_exports, teacher_lines, teacher_run
+from pipeline.compare.intervals import with_intervals
 from pipeline.compare.plots import all_plots, point_labels
 from pipeline.compare.recommend import recommendations, score_floor
 from pipeline.compare.render import markdown, page
@@ -25,27 +26,33 @@ from pipeline.compare.results import (
     with_probe,
 )
 from pipeline.compare.view import build_view
+from pipeline.evaluation.intervals import Settings
 from pipeline.run_folder import REPORT_CSV, REPORT_HTML, REPORT_MD, is_sweep_dir, write_atomic
 
 
 def build_report(folders: list[Path], tolerance: float = 1.0, skip_incomplete: bool = False,
-                 with_plots: bool = True) -> Report:
-    """Read the folders and build every comparison: one per (task, dataset), never a mixed table."""
+                 with_plots: bool = True, intervals: Settings | None = None) -> Report:
+    """Read the folders and build every comparison: one per (task, dataset), never a mixed table; intervals from
+    the runs' per-image records with `intervals` (default: Settings())."""
+    intervals = intervals or Settings()
     collected = collect(folders, skip_incomplete)
     runs = pd.DataFrame(collected.runs)
     comparisons = []
     for (task, dataset), group in runs.groupby(["task", "dataset"], sort=True):
         score, label = score_of(task)
         axes = find_axes(group, collected.grid)
-        points = with_exports(with_probe(points_table(group, score, axes), collected.probes))
+        points, found = with_intervals(points_table(group, score, axes), group, score, intervals)
+        points = with_exports(with_probe(points, collected.probes))
         per_class = per_class_table(group)
         deployed = deployed_rows(points, score, point_labels(points, list(axes)))
-        recs = recommendations(points, axes, tolerance, score, label, score_floor(score, len(per_class.columns)))
+        recs = recommendations(points, axes, tolerance, score, label, score_floor(score, len(per_class.columns)),
+                               intervals.level)
+        recs += [f"Intervals: {found.note}."] if found.note and found.images else []
         recs += teacher_lines(deployed) + search_lines(collected, folders)
         plots = (all_plots(points, per_class, score, label, list(axes), deployed, collected.stopped) if with_plots
                  else {})
-        comparisons.append(Comparison(task, dataset, points, per_class, recs, axes, plots, deployed))
-    return Report(comparisons, collected, environments(runs), folders, tolerance)
+        comparisons.append(Comparison(task, dataset, points, per_class, recs, axes, plots, deployed, found))
+    return Report(comparisons, collected, environments(runs), folders, tolerance, intervals)
 
 
 def search_lines(collected: Collected, sources: list[Path]) -> list[str]:

@@ -25,7 +25,8 @@ FIGURES = ["map50", "map50_95", "mask_map50_95", "top1", "top5", "precision", "r
            "inference_ms_per_image"]
 ENV_KEYS = ["roadtune", "ultralytics", "torch", "python", "device", "device_kind", "cpu_count", "git_commit"]
 SHOWN_AXES = {"freeze", "model", "weights"}  # swept keys the tables already show in columns of their own
-NOT_AXES = {"name", "sweep", "train.seed"}  # recipe keys that never make points differ (seeds make repeats)
+# recipe keys that never make points differ (seeds make repeats; per_image only keeps more records)
+NOT_AXES = {"name", "sweep", "train.seed", "per_image"}
 # probe.json's figures of a point (pipeline.sweep.probe) -> the points table's column
 PROBE_FIGURES = {"probe_batch": "probe_batch", "default_images_per_s": "probe_default_images_per_s",
                  "probe_images_per_s": "probe_images_per_s"}

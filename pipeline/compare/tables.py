@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.compare.intervals import NO_INTERVAL
 from pipeline.compare.results import axis_columns, score_of, shown_value
 
 # the probe's columns (pipeline.sweep.probe): name, points column, digits
@@ -26,11 +27,25 @@ def cell(mean: float, std: float, digits: int) -> str:
     return number(mean, digits) + ("" if pd.isna(mean) or pd.isna(std) else f" ± {std:.{digits}f}")
 
 
+def bounds(low: float, high: float, digits: int, signed: bool = False) -> str:
+    """An interval as `[low, high]`, or "no interval" where it has none."""
+    if pd.isna(low) or pd.isna(high):
+        return NO_INTERVAL
+    form = f"{{:+.{digits}f}}" if signed else f"{{:.{digits}f}}"
+    return f"[{form.format(low)}, {form.format(high)}]"
+
+
 def _deltas(points: pd.DataFrame, label: str) -> dict[str, pd.Series]:
-    """The delta columns against `freeze: none`, signed so that positive is better (more accuracy, less cost)."""
+    """The delta columns against `freeze: none`, signed so that positive is better (more accuracy, less cost),
+    the accuracy delta with its paired interval."""
     columns = {f"Δ {label} vs none (pts)": -points["map_lost_pts"], "time saved %": points["time_saved_pct"],
                "memory saved %": points["memory_saved_pct"]}
-    return {name: col.map(_signed) for name, col in columns.items()}
+    shown = {name: col.map(_signed) for name, col in columns.items()}
+    if "delta_lo_pts" in points:
+        paired = [bounds(lo, hi, 1, signed=True) for lo, hi in zip(points["delta_lo_pts"], points["delta_hi_pts"])]
+        shown = {f"Δ {label} vs none (pts)": shown.pop(f"Δ {label} vs none (pts)"),
+                 f"Δ {label} vs none, 95 % paired": pd.Series(paired, index=points.index), **shown}
+    return shown
 
 
 def _signed(value: float) -> str:
@@ -59,6 +74,11 @@ def display_table(points: pd.DataFrame, axes: dict[str, list[str]], task: str) -
                               (memory, "peak_memory_mb", 0), ("inference ms/img", "inference_ms_per_image", 1)]:
         if points[col].notna().any():
             table[name] = [cell(m, s, digits) for m, s in zip(points[col], points[f"{col}_std"])]
+    score, label = score_of(task)
+    if "score_lo" in points:  # the score's interval right after the score's column
+        at = table.columns.get_loc(label) + 1 if label in table else len(table.columns)
+        table.insert(at, f"{label} 95 % interval", [bounds(lo, hi, 4) for lo, hi in
+                                                    zip(points["score_lo"], points["score_hi"])])
     if kinds.nunique() > 1:
         table[memory] += " " + kinds
     if "probe_batch" in points:  # --probe-batch: beside the full runs' images/s, the probe's at both batches
@@ -66,5 +86,5 @@ def display_table(points: pd.DataFrame, axes: dict[str, list[str]], task: str) -
         for i, (name, col, digits) in enumerate(PROBE_SHOWN):
             table.insert(at + i, name, points[col].map(lambda v, d=digits: number(v, d)))
     if points["freeze"].nunique() > 1:  # without a freeze axis every point is its own `freeze: none` reference
-        return table.assign(**_deltas(points, score_of(task)[1]))
+        return table.assign(**_deltas(points, label))
     return table

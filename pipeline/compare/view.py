@@ -28,8 +28,8 @@ from pipeline.run_folder import METRICS, PROBE_JSON
 # Swept keys (other than freeze) go after "freeze"; map_lost_pts keeps its name and sign (lost = positive) for
 # readers of earlier reports: the tables show its negation as a signed delta instead.
 CSV_COLUMNS = ["task", "dataset", "model", "weights", "freeze", "frozen_layers", "params_trainable", "params_total",
-               "n", *FIGURES, *(f"{m}_std" for m in FIGURES), "memory_kind", "map_lost_pts", "time_saved_pct",
-               "memory_saved_pct", "run_dirs"]
+               "n", *FIGURES, *(f"{m}_std" for m in FIGURES), "score_lo", "score_hi", "memory_kind", "map_lost_pts",
+               "delta_lo_pts", "delta_hi_pts", "time_saved_pct", "memory_saved_pct", "run_dirs"]
 # the report's fixed text, written alike by every renderer (Markdown marks included)
 HEADINGS = {
     "title": "Run comparison",
@@ -132,10 +132,15 @@ def header(report: Report, links: bool) -> list[tuple[str, str]]:
     sources = ", ".join(str(s) for s in report.sources)
     made = datetime.now().strftime("%Y-%m-%d %H:%M")
     facts = [("Made from", f"{sources} on {made}; versions and devices at the end"),
-             ("Recommendation rule", "per swept key, its value with the best mAP50-95 (top-1 accuracy for "
-                                     "classify); for `freeze`, the deepest freeze within "
-                                     f"{report.tolerance:g} point(s) of the best; nothing when the best score is "
-                                     "below the floor or the differences lie within the noise of the repeats"),
+             ("Recommendation rule", "for `freeze`, the deepest freeze that no other depth beats by more than "
+                                     f"{report.tolerance:g} point(s) of the score (mAP50-95, top-1 accuracy for "
+                                     "classify) by the paired intervals; for other swept keys, the best value when "
+                                     "its paired interval against the reference excludes 0; nothing when the best "
+                                     "score is below the floor or the intervals cannot tell the points apart. Runs "
+                                     "without per-image records fall back to the repeats' noise"),
+             ("Intervals", f"{report.intervals.level:.0%} percentile bootstrap, {report.intervals.resamples} "
+                           f"resamples (seed {report.intervals.seed}): a point's seeds drawn with replacement, then "
+                           "its val images; differences paired (the same draws for both points)"),
              ("Deltas", "against the `freeze: none` point with the same other settings; positive is better")]
     for probe in report.collected.probes:
         sweep = f"{probe['sweep_dir'].parent.name}/{probe['sweep_dir'].name}"
@@ -192,4 +197,5 @@ def _csv(report: Report, out: Path, links: bool) -> pd.DataFrame:
     table = pd.concat(frames)
     probed = [c for c in PROBE_FIGURES.values() if c in table]
     exported = pd.concat([csv_columns(c.points, score_of(c.task)[0]) for c in report.comparisons])
-    return pd.concat([table[[*CSV_COLUMNS[:5], *swept, *CSV_COLUMNS[5:], *probed]], exported], axis=1)
+    columns = [*CSV_COLUMNS[:5], *swept, *CSV_COLUMNS[5:], *probed]
+    return pd.concat([table.reindex(columns=columns), exported], axis=1)  # no intervals: empty columns

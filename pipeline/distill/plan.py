@@ -62,7 +62,7 @@ def teacher_stage_run(recipe: Recipe, dataset: Dataset, teacher: Teacher, run_di
     epochs = own.pop("epochs", recipe.train.get("epochs", default_epochs()))
     stage = Stage(name=TEACHER_STAGE, epochs=epochs, train=own)
     args = stage_args(recipe, stage, len(dataset.names), run_dir, dataset.yaml_path, [], scale_lr=False)
-    return StageRun(stage, "none", stage_dir(run_dir, stage.name), teacher.source, [], args)
+    return StageRun(stage, "none", stage_dir(run_dir, stage.name), teacher.source, [], args, task=recipe.task)
 
 
 def distill_plan(recipe: Recipe, dataset: Dataset, teacher: Teacher | None, run_dir: Path,

@@ -106,7 +106,8 @@ def stage_runs(prepared: Prepared, run_dir: Path) -> list[StageRun]:
         frozen = prepared.plans[stage.name].frozen_layers
         args = stage_args(recipe, stage, len(prepared.dataset.names), run_dir, prepared.dataset.yaml_path, frozen)
         spec = stage_freeze(recipe.freeze, stage.freeze)
-        runs.append(StageRun(stage, spec, stage_dir(run_dir, stage.name), start, frozen, {**args, **extra}))
+        runs.append(StageRun(stage, spec, stage_dir(run_dir, stage.name), start, frozen, {**args, **extra},
+                             task=recipe.task, per_image_epochs=recipe.per_image == "epochs"))
         start = str(runs[-1].last)
     return runs
 

@@ -71,6 +71,8 @@ class Recipe(Strict):
     sweep: dict[str, Any] | None = Field(None, description="grid over recipe keys")
     video: VideoConfig | None = Field(None, description="run the video demo on the final weights")
     export: ExportConfig | None = Field(None, description="export and measure the final weights when the run ends")
+    per_image: Literal["final", "epochs"] = Field("final", description="per-image validation records kept: of the "
+                                                  "final model (final), or also after every epoch (epochs)")
 
     _name_is_plain = field_validator("name")(_plain_folder_name)
 

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from pipeline.errors import UserError
+from pipeline.evaluation.per_image import ImageRecorder
 from pipeline.recipe.schema import Stage
 from pipeline.records import StageSummary
 from pipeline.run_folder import (
@@ -41,6 +42,8 @@ class StageRun:
     frozen: list[int]
     train_args: dict[str, Any]
     files: dict[str, str] = field(default_factory=dict)  # name -> text: roadtune's files its trainer reads
+    task: str = "detect"
+    per_image_epochs: bool = False  # keep the per-image record of every epoch's validation, not only the final one
 
     @property
     def last(self) -> Path:
@@ -72,7 +75,8 @@ def _train(stage_run: StageRun, trainer_class: type | None) -> Any:
     for name, text in stage_run.files.items():  # here, after a restart removed the folder
         write_atomic(stage_run.folder / name, text)
     timer = EpochTimer(stage_run.epochs_log)
-    for event, fn in timer.callbacks().items():
+    recorder = ImageRecorder(stage_run.folder, stage_run.task, stage_run.per_image_epochs)
+    for event, fn in [*timer.callbacks().items(), *recorder.callbacks().items()]:
         model.add_callback(event, fn)
     args = dict(stage_run.train_args)
     if resume == "resume":  # Ultralytics restores the arguments from last.pt; only non-serialisable ones go again,
@@ -136,6 +140,9 @@ def _validator_of(trainer: Any, stage_run: StageRun) -> Any:
     from ultralytics import YOLO
 
     model, captured = YOLO(str(stage_run.best)), []
+    recorder = ImageRecorder(stage_run.folder, stage_run.task, per_epoch=False)
+    for event, fn in recorder.callbacks().items():
+        model.add_callback(event, fn)
     model.add_callback("on_val_end", captured.append)
     args = stage_run.train_args
     batch = args.get("batch", 16)

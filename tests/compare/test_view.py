@@ -39,7 +39,7 @@ def test_the_view_links_run_folders_relative_to_the_report_and_marks_failed_poin
     assert view.failed.rows == [Row(["2-failed", "out of <memory>", (Link("2-failed", "../sweep/points/2-failed"),)],
                                     "failed")]  # text as it is: each renderer escapes it
     assert view.skipped == [str(tmp_path / "sweep" / "points" / "3-unfinished")]
-    assert [label for label, _ in view.header] == ["Made from", "Recommendation rule", "Deltas"]
+    assert [label for label, _ in view.header] == ["Made from", "Recommendation rule", "Intervals", "Deltas"]
     assert list(view.csv.columns) == CSV_COLUMNS and list(view.csv["run_dirs"]) == [
         "../sweep/points/0-none", "../sweep/points/1-backbone"]
     assert view.environments.columns[-1] == "runs" and view.environments.rows[0].cells[-1] == "2"

@@ -1,0 +1,1 @@
+"""Per-image validation records and the intervals computed from them (a bootstrap over val images and seeds)."""
