@@ -29,18 +29,23 @@ LOWER_IS_BETTER = {"val_loss"}
 
 
 class SearchConfig(BaseModel):
-    """`sweep.search`: successive halving over the grid's points (ASHA: each point is a trial that reports its
+    """`sweep.search`: stop points early. ``asha``: successive halving (each point a trial that reports its
     validation metric after every epoch; at each rung, grace_epochs * reduction^k, the points below the top
-    1/reduction so far are stopped)."""
+    1/reduction so far are stopped). ``paired``: successive elimination at the same rungs, a depth (all its seeds)
+    stopped only when a depth freezing no more layers leads it by more than the tolerance over its whole paired
+    interval (pipeline.sweep.elimination)."""
 
     model_config = ConfigDict(extra="forbid")
-    method: Literal["asha"] = Field(description="asha: asynchronous successive halving (Ray Tune's ASHAScheduler)")
+    method: Literal["asha", "paired"] = Field(description="asha: asynchronous successive halving (Ray Tune's "
+                                                          "ASHAScheduler); paired: elimination on paired intervals")
     grace_epochs: int = Field(4, ge=1, description="epochs every point trains before it can be stopped (first rung)")
     reduction: float = Field(3.0, gt=1, description="1/reduction of the points go on at each rung; rungs every "
                                                     "grace_epochs * reduction^k epochs")
     metric: RungMetric | None = Field(None, description="what points are compared by at a rung; default: the task's "
                                                         "score (mAP50-95, top-1 for classify)")
-    seed: int = Field(0, ge=0, description="order in which the points start (ASHA's decisions depend on it)")
+    seed: int = Field(0, ge=0, description="asha: order in which the points start (its decisions depend on it); "
+                                           "paired: seed of the interval resamples")
+    resamples: int = Field(1000, ge=100, description="paired: bootstrap resamples per rung decision")
     concurrent: int | None = Field(None, ge=1, description="points trained at once; default: one per GPU of the "
                                                            "Ray cluster, 1 without GPUs")
 

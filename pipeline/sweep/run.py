@@ -19,13 +19,14 @@ import yaml
 
 from pipeline.compare.epochs import is_done, point_stages, rung_metric
 from pipeline.errors import UserError
+from pipeline.evaluation.intervals import Settings
 from pipeline.recipe.overrides import apply_overrides
 from pipeline.recipe.schema import (
     load_yaml,
     raise_problems,
     validate_recipe,
 )
-from pipeline.recipe.sweep import SweepConfig
+from pipeline.recipe.sweep import SearchConfig, SweepConfig
 from pipeline.records import SweepFile
 from pipeline.run_folder import (
     METRICS,
@@ -122,6 +123,8 @@ def resolve_points(spec: SweepSpec, points: list[Point],
     for point in points:
         recipe, plans = copy.deepcopy(resolved[point.combo])
         recipe.setdefault("train", {})["seed"] = point.seed
+        if spec.config.search and spec.config.search.method == "paired":  # its rungs compare per-image records
+            recipe["per_image"] = "epochs"
         out[point.id] = (recipe, plans)
     return out
 
@@ -179,7 +182,7 @@ def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Pat
             raise UserError(f"{shown(resume_dir)} cannot resume", found)
     else:
         spec, points = load_spec(recipe, overrides, problems or [], probe, devices)
-    run = _points_runner(spec, devices, ray_address)
+    run = _points_runner(spec, devices, ray_address, tolerance)
     resolved = resolve_points(spec, points)
     if dry_run:
         print_dry_run(points, resolved)
@@ -202,12 +205,15 @@ def run_sweep(recipe: Path | None, overrides: list[str], *, runs_dir: Path = Pat
     return int(bool(failed))
 
 
-def _points_runner(spec: SweepSpec, devices: str | None, ray_address: str | None) -> Callable[..., list]:
+def _points_runner(spec: SweepSpec, devices: str | None, ray_address: str | None,
+                   tolerance: float) -> Callable[..., list]:
     """How the points run: under the search's scheduler (`sweep.search`), else by the executor of --devices/--ray
     (one after another without either); a function (sweep_dir, ids to run, resolved points) -> the failed ones."""
     config = spec.config
     if config.search:
         metric = rung_metric(config.search, spec.base["task"])
+        if config.search.method == "paired":
+            return lambda sweep_dir, todo, resolved: _eliminate(sweep_dir, resolved, config.search, metric, tolerance)
 
         def search(sweep_dir: Path, todo: list[str], resolved: dict[str, tuple[dict[str, Any], str]]) -> list:
             from pipeline.sweep.asha import run_search
@@ -220,6 +226,17 @@ def _points_runner(spec: SweepSpec, devices: str | None, ray_address: str | None
 
     executor = choose_executor(devices, ray_address, spec.base.get("train", {}))
     return lambda sweep_dir, todo, resolved: run_points(executor, sweep_dir / POINTS, todo)
+
+
+def _eliminate(sweep_dir: Path, resolved: dict[str, tuple[dict[str, Any], str]], search: SearchConfig, metric: str,
+               tolerance: float) -> list:
+    """The paired search over every point (finished and stopped ones replay their records)."""
+    from pipeline.sweep.elimination import run_elimination
+
+    stages = {pid: point_stages(recipe) for pid, (recipe, _) in resolved.items()}
+    (stage, epochs), = next(iter(stages.values()))  # search_problems refused schedules of several stages
+    return run_elimination(sweep_dir, list(stages), stage, epochs, search.grace_epochs, search.reduction, metric,
+                           tolerance, Settings(resamples=search.resamples, seed=search.seed))
 
 
 def write_sweep_report(sweep_dir: Path, tolerance: float) -> None:

@@ -31,14 +31,15 @@ def search_problems(base: dict[str, Any], config: SweepConfig, points: list[Poin
     """Why `sweep.search` cannot run on this grid (empty when it can): every problem at once, before any work."""
     search = config.search
     problems = []
-    if importlib.util.find_spec("ray") is None or importlib.util.find_spec("ray.tune") is None:
+    paired = search.method == "paired"
+    if not paired and (importlib.util.find_spec("ray") is None or importlib.util.find_spec("ray.tune") is None):
         problems.append(f"sweep.search: ASHA runs on Ray Tune, which is not installed: {RAY_TUNE_INSTALL}")
     if len(points) < 2:
         problems.append(f"sweep.search: a search compares points, and this grid has {len(points)}: add values or "
                         "`repeats`, or remove `search`")
     if devices:
-        problems.append("--devices: a search runs its points on Ray, which gives each its device: leave --devices "
-                        "out (or give --ray ADDRESS for a cluster)")
+        problems.append("--devices: a search runs its points itself (asha: on Ray, which gives each its device): "
+                        "leave --devices out (or give --ray ADDRESS for an asha search on a cluster)")
     epochs = [sum(e for _, e in point_stages(point_raw(base, p))) for p in points]
     shortest = min((e for e in epochs if e), default=0)
     if shortest and search.grace_epochs >= shortest:
@@ -49,6 +50,12 @@ def search_problems(base: dict[str, Any], config: SweepConfig, points: list[Poin
     if metric and metric not in TASK_METRICS[task]:
         problems.append(f"sweep.search.metric: {task} runs have no {metric}; use one of "
                         f"{', '.join(sorted(TASK_METRICS[task]))}")
+    if paired and metric == "val_loss":
+        problems.append("sweep.search.metric: val_loss has no per-image record to resample; method paired compares "
+                        "the task's scores (leave `metric` out)")
+    if paired and any(len(point_stages(point_raw(base, p))) > 1 for p in points):
+        problems.append("sweep.search: method paired compares points by the epochs of one stage; these points have "
+                        "several stages (use method asha, or one stage)")
     train = base.get("train") if isinstance(base.get("train"), dict) else {}
     if train.get("val") is False:
         problems.append("train.val: false validates only after the last epoch, and a search compares points after "

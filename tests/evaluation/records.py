@@ -26,5 +26,6 @@ def made_record(images: int, hit_rate: float, seed: int, classes: int = 3, per_i
     conf = np.concatenate([np.where(hit, 0.5 + 0.5 * own.random(n), 0.6 * own.random(n)), 0.3 * own.random(images)])
     return PerImage("detect", np.array([f"{i:05d}.jpg" for i in range(images)]),
                     pred_img=np.concatenate([target_img, np.arange(images)]).astype(np.int32),
-                    conf=conf.astype(np.float32), pred_cls=np.concatenate([target_cls, rng.integers(0, classes, images)])
-                    .astype(np.int16), tp=tp, target_img=target_img, target_cls=target_cls)
+                    conf=conf.astype(np.float32),
+                    pred_cls=np.concatenate([target_cls, rng.integers(0, classes, images)]).astype(np.int16),
+                    tp=tp, target_img=target_img, target_cls=target_cls)

@@ -63,7 +63,7 @@ def test_a_search_without_ray_prints_the_pip_line(tmp_path, capsys, monkeypatch)
     assert run_main([str(path), "--runs-dir", str(tmp_path / "runs"), "--devices", "0,1"]) == 2
     err = capsys.readouterr().err
     assert "ASHA runs on Ray Tune, which is not installed: pip install 'roadtune[ray]'" in err, err
-    assert "--devices: a search runs its points on Ray" in err  # every problem at once
+    assert "--devices: a search runs its points itself" in err  # every problem at once
     assert not (tmp_path / "runs").exists()
 
 
