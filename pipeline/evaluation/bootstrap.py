@@ -26,8 +26,24 @@ def image_weights(n_images: int, resamples: int, seed: int) -> np.ndarray:
     return rng.multinomial(n_images, np.full(n_images, 1 / n_images), size=resamples).astype(np.float64)
 
 
-MAX_BINS = 1000  # predictions per class beyond this share a bin of consecutive ranks (see DetectionScorer)
+MAX_BINS = 500  # predictions per class beyond this share a bin of consecutive ranks (see DetectionScorer)
 CHUNK = 100  # resamples computed at once (memory: CHUNK x bins x 11 floats per class)
+
+
+def _interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """np.interp(x, xp[r], fp[r]) for every row r at once (xp rows non-decreasing, x within [xp[r, 0], xp[r, -1]]):
+    the same rule, the last xp <= x, its fp on an exact match, else the line to the next point."""
+    rows, width = xp.shape
+    span = max(float(xp.max()), float(x.max())) + 1.0
+    offset = span * np.arange(rows)[:, None]  # rows apart on one sorted axis: one searchsorted for all of them
+    found = np.searchsorted((xp + offset).ravel(), (x[None, :] + offset).ravel(), side="right").reshape(rows, -1)
+    j = np.clip(found - 1 - width * np.arange(rows)[:, None], 0, width - 1)
+    nxt = np.minimum(j + 1, width - 1)
+    x0, x1 = np.take_along_axis(xp, j, 1), np.take_along_axis(xp, nxt, 1)
+    y0, y1 = np.take_along_axis(fp, j, 1), np.take_along_axis(fp, nxt, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        line = y0 + (x[None, :] - x0) * (y1 - y0) / (x1 - x0)
+    return np.where((x0 == x[None, :]) | (nxt == j), y0, line)
 
 
 def _interpolated_ap(recall: np.ndarray, precision: np.ndarray) -> np.ndarray:
@@ -39,7 +55,7 @@ def _interpolated_ap(recall: np.ndarray, precision: np.ndarray) -> np.ndarray:
     mrec = np.concatenate([np.zeros((rows, 1)), recall, last, np.ones((rows, 1))], 1)
     mpre = np.concatenate([np.ones((rows, 1)), precision, np.zeros((rows, 2))], 1)
     mpre = np.flip(np.maximum.accumulate(np.flip(mpre, 1), 1), 1)
-    return np.array([np.trapezoid(np.interp(RECALL_POINTS, r, p), RECALL_POINTS) for r, p in zip(mrec, mpre)])
+    return np.trapezoid(_interp_rows(RECALL_POINTS, mrec, mpre), RECALL_POINTS, axis=1)
 
 
 class DetectionScorer:

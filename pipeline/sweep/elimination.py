@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.compare.epochs import spent
 from pipeline.compare.results import group_key
 from pipeline.evaluation.intervals import Settings, interval, replicates
 from pipeline.evaluation.per_image import PerImage
@@ -137,4 +138,5 @@ def run_elimination(sweep_dir: Path, ids: list[str], stage: str, epochs: int, gr
                     "behind": str(leader), "interval": [stop.low, stop.high]}).write(points_dir / pid)
             LOG.info(f"search: stopped {', '.join(live[key])} at epoch {rung}: freeze `{leader}` is ahead by "
                      f"[{stop.low:+.1f}, {stop.high:+.1f}] points of {score}")
+    LOG.info(f"search: {spent(points_dir, {pid: [(stage, epochs)] for pid in ids}, score).line()}")
     return failed
