@@ -37,6 +37,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from distill import REPO, SHARED, figures, run, write_report  # noqa: E402 - the sibling benchmark's helpers
+from heldout import compared  # noqa: E402
 
 POOL_DATA = SHARED / "data" / "kitti_pool"
 TEST_LIST = REPO / "datasets" / "splits" / "kitti_pool_test.txt"  # T (benchmarks/kitti_test_split.py says how)
@@ -187,6 +188,28 @@ def print_table(results: dict[str, list[dict[str, float]]], teacher: float) -> N
               f"{statistics.median(r['per_batch_s'] for r in rows):.3f} | {closed} |")
 
 
+def print_test_table(results: dict[str, list[dict[str, float]]], held: dict[str, dict], teacher: dict) -> None:
+    """Per row on T: mAP50-95 with its 95 % interval (test images and seeds), the paired difference to plain at the
+    same budget, batches, images seen, time per batch and the share of the gap to the true-label bound closed."""
+    print(f"\ntest split T ({teacher['images']} frames); teacher mAP50-95 on T {teacher['test']:.4f}\n"
+          "| student | seeds | T mAP50-95 [95 % interval] | vs plain, paired (points) [95 %] | val mAP50-95 | batches "
+          "| images seen | s/batch | gap to upper closed |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for label, rows in results.items():
+        row, budget = held[label], label.rsplit("@", 1)[1]
+        low, high = row["interval"]
+        delta = "" if row["delta_interval"] is None else (
+            f"{100 * (row['test'] - held[row['delta_vs']]['test']):+.1f} [{row['delta_interval'][0]:+.1f}, "
+            f"{row['delta_interval'][1]:+.1f}]")
+        upper, plain = held.get(f"upper-rep3@{budget}"), held.get(f"plain@{budget}")
+        closed = ""
+        if upper and plain and label.split("@")[0] not in ("plain", "upper-rep3"):
+            gap = upper["test"] - plain["test"]
+            closed = f"{100 * (row['test'] - plain['test']) / gap:.0f}%" if gap >= 0.01 else "n/a: gap < 1 point"
+        print(f"| {label} | {len(rows)} | {row['test']:.4f} [{low:.4f}, {high:.4f}] | {delta} | "
+              f"{statistics.mean(r['score'] for r in rows):.4f} | {rows[0]['batches']} | {rows[0]['images_seen']} | "
+              f"{statistics.median(r['per_batch_s'] for r in rows):.3f} | {closed} |")
+
+
 def plot_curve(results: dict[str, list[dict[str, float]]], labelled: dict[str, int], pool: Path, out: Path) -> None:
     """mAP50-95 against labelled frames, plain and teacher-labelled (mean over seeds, every seed as a dot), the
     upper bound beside the full set."""
@@ -270,6 +293,10 @@ def main() -> None:
                     print(f"seed {seed} {label:>24}: mAP50-95 {results[label][-1]['score']:.4f}  batches "
                           f"{results[label][-1]['batches']}", flush=True)
     print_table(results, figures(opts.teacher)["score"])
+    runs = {label: [f for f in folders if f.name.rsplit("-", 1)[0] == label.replace("@", "-").replace("%", "")]
+            for label in results}
+    held = compared(runs, {label: f"plain@{label.rsplit('@', 1)[1]}" for label in runs}, opts.test_data, work)
+    print_test_table(results, held, compared({"teacher": [opts.teacher]}, {}, opts.test_data, work)["teacher"])
     write_report(folders, work / "report")
     plot_curve(results, labelled, opts.pool, work / "label-efficiency.png")
 
