@@ -19,7 +19,6 @@ search's trainings differ from the full grid's a little, CPU training is not bit
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import re
 import shutil
@@ -170,66 +169,6 @@ def replay(full: Path, graces: list[int], reductions: list[float], seeds: int) -
     return pd.DataFrame(rows)
 
 
-@functools.lru_cache(maxsize=64)
-def _full_cached(grid: Path, seed: int, tolerance: float) -> tuple[str, pd.Series]:
-    from pipeline.compare.collect import collect
-    from pipeline.evaluation.intervals import Settings
-
-    return full_verdicts(pd.DataFrame(collect([grid], skip_incomplete=True).runs), Settings(seed=seed), tolerance)
-
-
-def full_verdicts(runs: pd.DataFrame, settings: object, tolerance: float) -> tuple[str, pd.Series]:
-    """The full grid's answer (a depth or `no signal`) and each depth's verdict (within, rejected, undecided)."""
-    from pipeline.compare.intervals import with_intervals
-    from pipeline.compare.recommend import freeze_verdicts, recommend
-    from pipeline.compare.results import find_axes, points_table
-
-    points, _ = with_intervals(points_table(runs, "map50_95", find_axes(runs, {})), runs, "map50_95", settings)
-    verdicts = freeze_verdicts(points, tolerance, settings.level)
-    return answer(recommend(points, tolerance, level=settings.level)), pd.Series(
-        verdicts["verdict"].values, index=points["freeze"].values)
-
-
-def answer(text: str) -> str:
-    """A recommendation in short: the named depth, or `no signal`."""
-    found = re.search(r"freeze `([^`]+)`", text)
-    return "no signal" if "no signal" in text.lower() or not found else found.group(1)
-
-
-def replay_paired(grid: Path, grace: int, reduction: float, seed: int, tolerance: float) -> dict[str, object]:
-    """Successive elimination on paired intervals (sweep.search method paired) replayed on a full grid's
-    per-epoch per-image records: the epochs it would train, the depths it would stop, its answer from the depths
-    it lets finish, and whether the full grid rejects that answer."""
-    from pipeline.compare.collect import collect
-    from pipeline.evaluation.intervals import Settings
-    from pipeline.evaluation.per_image import PerImage
-    from pipeline.run_folder import per_image_file
-    from pipeline.sweep.elimination import _frozen, rung_epochs, rung_stops
-
-    runs = pd.DataFrame(collect([grid], skip_incomplete=True).runs)
-    runs["group"] = runs["freeze"]
-    epochs = int(runs["epochs"].max())
-    settings = Settings(seed=seed)
-    frozen = {g: _frozen(Path(d), "train") for g, d in zip(runs["group"], runs["run_dir"])}
-    alive, stopped, trained = set(runs["group"]), {}, dict.fromkeys(runs["group"], epochs)
-    for rung in rung_epochs(grace, reduction, epochs):
-        records = {g: {s: PerImage.load(per_image_file(Path(d) / "stages" / "train", rung))
-                       for s, d in zip(rows["seed"], rows["run_dir"])}
-                   for g, rows in runs.groupby("group") if g in alive}
-        for group in rung_stops(records, {g: frozen[g] for g in records}, "map50_95", tolerance, settings):
-            alive.discard(group)
-            stopped[group], trained[group] = rung, rung
-    full, verdicts = _full_cached(grid, seed, tolerance)
-    finished = runs[runs["group"].isin(alive)]
-    named = full_verdicts(finished, settings, tolerance)[0] if finished["group"].nunique() > 1 else "one depth left"
-    seeds = runs.groupby("group")["seed"].nunique()
-    return {"grid": f"{grid.parent.name}", "grace": grace, "reduction": reduction, "seed": seed,
-            "epochs": f"{100 * sum(trained[g] * seeds[g] for g in trained) / (epochs * seeds.sum()):.0f} %",
-            "stopped": ", ".join(f"{g}@{e}" for g, e in stopped.items()) or "—", "search": named, "full grid": full,
-            "names a rejected depth": named in verdicts and verdicts[named] == "rejected",
-            "names a depth not shown within": named in verdicts and verdicts[named] != "within"}
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3, help="search seeds (orders of the points)")
@@ -251,6 +190,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     opts = parse_args()
     if opts.replay_paired:
+        from pipeline.sweep.replay import replay_paired
+
         rows = [replay_paired(grid.resolve(), grace, reduction, seed, 1.0) for grid in opts.grids
                 for grace, reduction in ((2, 2.0), (2, 3.0), (3, 2.0)) for seed in range(opts.seeds)]
         table = pd.DataFrame(rows)

@@ -98,7 +98,7 @@ def train_until(point_dir: Path, stage: str, epoch: int | None) -> PointStatus |
     return result
 
 
-def _frozen(point_dir: Path, stage: str) -> int:
+def frozen_layers(point_dir: Path, stage: str) -> int:
     """Layers the point freezes, from its stage's Ultralytics arguments (written when its training started)."""
     freeze = read_yaml(stage_dir(point_dir, stage) / TRAIN_ARGS, "train arguments file").get("freeze")
     return len(freeze) if isinstance(freeze, list) else int(freeze or 0)
@@ -128,7 +128,7 @@ def run_elimination(sweep_dir: Path, ids: list[str], stage: str, epochs: int, gr
         records = {key: {read_yaml(points_dir / p / RECIPE, "point recipe")["train"]["seed"]:
                          PerImage.load(per_image_file(stage_dir(points_dir / p, stage), rung)) for p in members}
                    for key, members in live.items()}
-        frozen = {key: _frozen(points_dir / members[0], stage) for key, members in live.items()}
+        frozen = {key: frozen_layers(points_dir / members[0], stage) for key, members in live.items()}
         for key, stop in rung_stops(records, frozen, score, tolerance, settings).items():
             stopped.add(key)
             leader = read_yaml(points_dir / live[stop.behind][0] / RECIPE, "point recipe").get("freeze", "none")
