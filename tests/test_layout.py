@@ -151,7 +151,6 @@ TESTED_ELSEWHERE = {
     "compare/recommend.py": "tests/compare/test_compare.py",
     "compare/tables.py": "the report's tables: tests/compare/test_report.py",
     "datasets/__main__.py": "the datasets command: tests/datasets/test_check.py, tests/datasets/test_convert.py",
-    "distill/frames.py": "tests/distill/test_pseudo.py, tests/distill/test_teacher_labels.py",
     "distill/losses.py": "tests/distill/test_trainers.py",
     "export/__main__.py": "the export command: tests/export/test_export_run.py",
     "execute/prepare.py": "tests/recipe/test_schema.py, tests/datasets/test_check.py (the run's checks)",

@@ -22,6 +22,13 @@ class ImageInfo:
     jpeg_unterminated: bool = False  # Ultralytics re-saves such JPEGs in place when it first loads them
 
 
+def image_suffixes() -> list[str]:
+    """The file suffixes Ultralytics loads as images (``.jpg``, ``.png``, ...), sorted: what :func:`is_image` takes."""
+    from pipeline.ultralytics_api import IMG_FORMATS
+
+    return sorted(f".{fmt}" for fmt in IMG_FORMATS)
+
+
 def is_image(path: Path) -> bool:
     """True for the file suffixes Ultralytics loads as images."""
     from pipeline.ultralytics_api import IMG_FORMATS

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from pipeline.datasets.synth import NAMES as SYNTH_NAMES
 from pipeline.datasets.synth import SynthSpec, ensure_synth
-from pipeline.errors import UserError
+from pipeline.errors import UserError, brief
+from pipeline.records import problems_of
 from pipeline.textfile import read_text, read_yaml
 
 CLASS_NAMES_FILE = "classes.yaml"  # readable names of an image-folder dataset's class folders (gtsrb_mini, gtsrb)
@@ -62,6 +65,16 @@ def read_dataset_yaml(path: Path) -> dict[str, Any]:
     return config
 
 
+def _class_names(path: Path, names: Any) -> dict[int, str]:
+    """A dataset YAML's `names` (a list, or a mapping of integer ids) as id -> name; any other shape is refused."""
+    if isinstance(names, list):
+        return dict(enumerate(names))
+    if isinstance(names, dict) and all(re.fullmatch(r"\d+", str(k)) for k in names):
+        return {int(k): str(v) for k, v in names.items()}
+    raise UserError(f"{path}: `names` must be a list of class names or a mapping of class id -> name, "
+                    f"got {brief(names)}")
+
+
 def _readable_names(path: Path, folders: dict[int, str]) -> dict[int, str]:
     """Readable class names from a classes.yaml (`names`: index -> name, index = position of the sorted folder)."""
     raw = read_yaml(path, "class names file")
@@ -98,13 +111,17 @@ def resolve_dataset(path: Path) -> Dataset:
     if path.is_dir():
         return resolve_image_folder(path)
     config = read_dataset_yaml(path)
-    names = config["names"]
-    names = dict(enumerate(names)) if isinstance(names, list) else {int(k): str(v) for k, v in names.items()}
+    names = _class_names(path, config["names"])
     if "roadtune_synth" in config:
-        spec = SynthSpec.model_validate(config.pop("roadtune_synth") or {})
-        root = ensure_synth(spec)
+        # every check before generating: a refused YAML must not leave a generated set in the cache
         if names != SYNTH_NAMES:
-            raise UserError(f"{path}: the synthetic set's names are fixed: {SYNTH_NAMES}")
+            raise UserError(f"{path}: a `roadtune_synth` dataset's names are fixed: {SYNTH_NAMES} (got {names}); "
+                            "copy them from datasets/synth-road.yaml")
+        try:
+            spec = SynthSpec.model_validate(config.pop("roadtune_synth") or {})
+        except ValidationError as exc:
+            raise UserError(f"{path}: bad `roadtune_synth` section: {problems_of(exc)}") from None
+        root = ensure_synth(spec)
         resolved = root / f"{path.stem}.yaml"
         config["path"] = str(root)
         if not resolved.is_file():

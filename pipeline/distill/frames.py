@@ -1,8 +1,6 @@
 """The frames of `distill.unlabeled`: image folders and videos, checked before any work, then written once into the
-run's pseudo set (``<source position>_<source name>_<frame or image number>``).
-
->>> sorted(IMAGE_SUFFIXES)
-['.bmp', '.jpeg', '.jpg', '.png', '.webp']
+run's pseudo set (``<source position>_<source name>_<frame or image number>``). A folder's images are the files
+Ultralytics loads as images (:func:`pipeline.datasets.images.is_image`), as for a dataset's own images.
 """
 
 from __future__ import annotations
@@ -10,28 +8,25 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from pipeline.datasets.images import image_suffixes, inspect_image, is_image
 from pipeline.errors import UserError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 SHOWN = 5  # unreadable images named per source; the rest are counted
 
 
 def source_images(folder: Path) -> list[Path]:
     """The images of a folder and its sub-folders, sorted."""
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image(p))
 
 
 def _unreadable_images(folder: Path) -> list[str]:
-    """Images of `folder` that Pillow cannot identify (truncated, not an image), at most SHOWN named."""
-    from PIL import Image
-
+    """Images of `folder` that fail the dataset check's header check (truncated, not an image), at most SHOWN named."""
     bad = []
     for image in source_images(folder):
         try:
-            with Image.open(image) as im:
-                im.verify()
-        except Exception as err:  # noqa: BLE001 - Pillow raises many types for a broken file; each is "unreadable"
-            bad.append(f"{image.name} ({type(err).__name__})")
+            inspect_image(image, decode=False)  # not PIL's Image.open: Ultralytics' patch pip-installs on a bad file
+        except ValueError as err:
+            bad.append(f"{image.name} ({err})")
     if len(bad) > SHOWN:
         bad = [*bad[:SHOWN], f"... and {len(bad) - SHOWN} more"]
     return bad
@@ -57,7 +52,7 @@ def resolve_unlabeled(sources: list[str], base: Path) -> list[Path]:
         if not path.exists():
             problems.append(f"not found: {path}")
         elif path.is_dir() and not source_images(path):
-            problems.append(f"folder without images ({', '.join(sorted(IMAGE_SUFFIXES))}): {path}")
+            problems.append(f"folder without images ({', '.join(image_suffixes())}): {path}")
         elif path.is_dir() and (bad := _unreadable_images(path)):
             problems.append(f"unreadable images in {path}: {', '.join(bad)}")
         elif path.is_file() and not _video_frames(path):

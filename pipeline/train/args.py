@@ -48,7 +48,14 @@ def learning_rate_args(train: dict[str, Any], stage: Stage, stages: list[Stage],
     if str(optimizer).lower() == "auto":
         optimizer, lr0 = "AdamW", auto_lr_fit(nc)
         warmup_bias = train.get("warmup_bias_lr", 0.0)
-        LOG.warning(f"optimizer=auto ignores lr0, so lr_scale would have no effect: pinned optimizer=AdamW, "
-                    f"lr0={lr0} (Ultralytics' own auto choice for short runs). Set train.optimizer to choose.")
+        pin = "pin an optimizer with `train.optimizer: AdamW` (or another) and an explicit `lr0`"
+        if "optimizer" in stage.train:  # the stage's own `auto` wins over a pin, as its own train keys do
+            if stage.lr_scale != 1.0:
+                LOG.warning(f"stage {stage.name}: optimizer=auto ignores lr0, so the stage's lr_scale="
+                            f"{stage.lr_scale} has no effect (Ultralytics picks the optimizer and lr0); to scale "
+                            f"it, {pin} in the stage's train section")
+        else:
+            LOG.warning(f"stage {stage.name}: optimizer=auto ignores lr0, so lr_scale would have no effect: pinned "
+                        f"optimizer=AdamW, lr0={lr0} (Ultralytics' own auto choice for short runs); to choose, {pin}")
     scaled = {"optimizer": optimizer, "lr0": lr0 * stage.lr_scale, "warmup_bias_lr": warmup_bias * stage.lr_scale}
     return {**scaled, **{k: stage.train[k] for k in LR_KEYS if k in stage.train}}

@@ -124,3 +124,44 @@ def test_segment_labels_are_rows_of_more_than_six_values(tmp_path, rows, segment
     (tmp_path / "labels" / "train" / "a.txt").write_text(rows)
     dataset = Dataset(tmp_path / "d.yaml", tmp_path, {0: "a"}, {"train": "images/train"})
     assert has_segment_labels(dataset) is segment
+
+
+SYNTH_SECTION = "roadtune_synth: {train: 2, val: 1, width: 64, height: 64, seed: 3}\n"
+
+
+@pytest.mark.parametrize("names", ["[car, truck, pedestrian, traffic_sign]",  # one short
+                                   "[truck, car, pedestrian, traffic_sign, traffic_light]",  # out of order
+                                   "{0: car, 1: truck, 2: pedestrian, 3: traffic_sign, 5: traffic_light}"])
+def test_a_synthetic_yaml_with_other_names_is_refused_before_anything_is_generated(tmp_path, monkeypatch, names):
+    monkeypatch.setenv("ROADTUNE_CACHE", str(tmp_path / "cache"))
+    path = dataset_yaml(tmp_path / "d", f"train: images/train\nval: images/val\nnames: {names}\n{SYNTH_SECTION}")
+    with pytest.raises(UserError, match="names are fixed") as refused:
+        resolve_dataset(path)
+    assert not (tmp_path / "cache").exists()  # refused first: no synthetic set generated for nothing
+    assert "copy them from datasets/synth-road.yaml" in str(refused.value)
+
+
+def test_a_synthetic_yaml_with_wrong_names_exits_2_from_the_check_command_and_writes_nothing(tmp_path, monkeypatch,
+                                                                                             capsys):
+    from pipeline.datasets.__main__ import main
+
+    monkeypatch.setenv("ROADTUNE_CACHE", str(tmp_path / "cache"))
+    path = dataset_yaml(tmp_path / "d", f"train: images/train\nval: images/val\nnames: [car, bus]\n{SYNTH_SECTION}")
+    assert main(["check", str(path)]) == 2
+    assert "names are fixed" in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists() and sorted(p.name for p in (tmp_path / "d").iterdir()) == ["data.yaml"]
+
+
+def test_a_bad_synthetic_section_is_a_user_error_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("ROADTUNE_CACHE", str(tmp_path / "cache"))
+    names = "[car, truck, pedestrian, traffic_sign, traffic_light]"
+    path = dataset_yaml(tmp_path / "d", f"train: t\nval: v\nnames: {names}\nroadtune_synth: {{train: 0, heigth: 9}}\n")
+    with pytest.raises(UserError, match=r"bad `roadtune_synth` section: train: .*heigth: Extra inputs"):
+        resolve_dataset(path)
+    assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("names", ["car", "{car: 0}", "7"])
+def test_names_that_are_neither_a_list_nor_a_mapping_of_ids_are_refused(tmp_path, names):
+    with pytest.raises(UserError, match="`names` must be a list of class names or a mapping of class id -> name"):
+        resolve_dataset(dataset_yaml(tmp_path, f"train: t\nval: v\nnames: {names}\n"))

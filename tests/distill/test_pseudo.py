@@ -12,6 +12,7 @@ import pytest
 import yaml
 from conftest import distill_recipe
 
+from pipeline.datasets.images import image_suffixes
 from pipeline.datasets.synth import NAMES as SYNTH_NAMES
 from pipeline.recipe.distill import DistillConfig
 from pipeline.recipe.models import build_model, save_checkpoint
@@ -108,7 +109,7 @@ def test_missing_unlabeled_sources_are_listed_before_any_work(synth_yaml, write_
     err = capsys.readouterr().err
     assert "distill.unlabeled: 3 of 3 unlabeled sources cannot be read" in err, err
     for needle in (f"not found: {tmp_path / 'gone.mp4'}", f"not found: {tmp_path / 'also-gone'}",
-                   f"folder without images (.bmp, .jpeg, .jpg, .png, .webp): {tmp_path / 'empty'}"):
+                   f"folder without images ({', '.join(image_suffixes())}): {tmp_path / 'empty'}"):
         assert needle in err, err
     assert "Traceback" not in err and not runs.exists()
 

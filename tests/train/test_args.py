@@ -187,3 +187,17 @@ def test_stage_args_does_not_change_the_recipe():
     before = recipe.model_dump()
     args_of(recipe)
     assert recipe.model_dump() == before
+
+
+@pytest.mark.parametrize("own_scale", [0.5, 1.0])
+def test_a_stages_own_auto_is_not_said_to_be_pinned_and_its_lr_scale_is_said_to_do_nothing(own_scale, caplog):
+    recipe = recipe_with({"optimizer": "SGD", "lr0": 0.01},
+                         [{"name": "a", "epochs": 1, "lr_scale": own_scale, "train": {"optimizer": "auto"}},
+                          {"name": "b", "epochs": 1, "lr_scale": 0.1}])
+    with caplog.at_level(logging.WARNING, logger="roadtune"):
+        a, b = (learning_rate_args(recipe.train, s, recipe.stages, 5) for s in recipe.stages)
+    assert a["optimizer"] == "auto" and b == {"optimizer": "SGD", "lr0": 0.001, "warmup_bias_lr": pytest.approx(0.01)}
+    assert "pinned" not in caplog.text  # nothing is pinned: the stage's own auto wins, as its own train keys do
+    warned = "stage a: optimizer=auto ignores lr0, so the stage's lr_scale=0.5 has no effect" in caplog.text
+    assert warned is (own_scale != 1.0)
+    assert ("`train.optimizer: AdamW` (or another) and an explicit `lr0`" in caplog.text) is warned
