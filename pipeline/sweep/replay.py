@@ -19,7 +19,7 @@ from pipeline.compare.collect import collect
 from pipeline.compare.intervals import with_intervals
 from pipeline.compare.recommend import freeze_verdicts, recommend
 from pipeline.compare.results import find_axes, points_table
-from pipeline.evaluation.intervals import Settings
+from pipeline.evaluation.intervals import RESAMPLES, Settings
 from pipeline.evaluation.per_image import PerImage
 from pipeline.run_folder import per_image_file, stage_dir
 from pipeline.sweep.elimination import frozen_layers, rung_epochs, rung_stops
@@ -43,16 +43,17 @@ def freeze_answer(runs: pd.DataFrame, settings: Settings, tolerance: float) -> t
 
 
 @functools.lru_cache(maxsize=64)
-def _full(grid: Path, seed: int, tolerance: float) -> tuple[str, pd.Series]:
-    return freeze_answer(pd.DataFrame(collect([grid], skip_incomplete=True).runs), Settings(seed=seed), tolerance)
+def _full(grid: Path, settings: Settings, tolerance: float) -> tuple[str, pd.Series]:
+    return freeze_answer(pd.DataFrame(collect([grid], skip_incomplete=True).runs), settings, tolerance)
 
 
-def replay_paired(grid: Path, grace: int, reduction: float, seed: int, tolerance: float) -> dict[str, object]:
+def replay_paired(grid: Path, grace: int, reduction: float, seed: int, tolerance: float,
+                  resamples: int = RESAMPLES) -> dict[str, object]:
     """One replay of the paired search on the full grid in `grid` (one stage named `train` per point): the share of
     the grid's epochs it trains, the depths it stops (at which epoch), its answer, the full grid's, and whether the
     full grid rejects the depth it names or does not show it within the tolerance."""
     runs = pd.DataFrame(collect([grid], skip_incomplete=True).runs)
-    epochs, settings = int(runs["epochs"].max()), Settings(seed=seed)
+    epochs, settings = int(runs["epochs"].max()), Settings(resamples=resamples, seed=seed)
     frozen = {g: frozen_layers(Path(d), "train") for g, d in zip(runs["freeze"], runs["run_dir"])}
     alive, stopped = set(runs["freeze"]), {}
     for rung in rung_epochs(grace, reduction, epochs):
@@ -62,7 +63,7 @@ def replay_paired(grid: Path, grace: int, reduction: float, seed: int, tolerance
         for group in rung_stops(records, {g: frozen[g] for g in records}, SCORE, tolerance, settings):
             alive.discard(group)
             stopped[group] = rung
-    full, verdicts = _full(grid, seed, tolerance)
+    full, verdicts = _full(grid, settings, tolerance)
     finished = runs[runs["freeze"].isin(alive)]
     named = (freeze_answer(finished, settings, tolerance)[0] if len(alive) > 1 else  # one depth: no comparison
              f"only {next(iter(alive))} finished: nothing")
