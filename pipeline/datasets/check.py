@@ -2,10 +2,10 @@
 
 Errors (exit 1, and ``pipeline.run`` stops): unreadable images, malformed label rows, values that are not finite
 numbers, class ids out of range, coordinates out of [0, 1], degenerate boxes, polygons with fewer than 3 points or no
-area, rows mixing boxes and polygons, splits without images, missing labels folders, and anything else Ultralytics'
-own verification would drop from training (e.g. a truncated JPEG). Warnings (reported, not failing): missing or empty
-label files (background images), duplicate images, boxes reaching past the image edge, JPEGs Ultralytics re-saves,
-classes without training instances.
+area, box rows in a segment dataset, files mixing boxes and polygons, splits without images, missing labels folders,
+and anything else Ultralytics' own verification would drop from training (e.g. a truncated JPEG). Warnings
+(reported, not failing): missing or empty label files (background images), duplicate images, boxes reaching past the
+image edge, JPEGs Ultralytics re-saves, classes without training instances.
 Box sizes are binned as COCO does: small < 32², medium < 96² pixels of area, large above.
 """
 
@@ -41,7 +41,10 @@ def _row(parts: list[str], nc: int, task: str) -> tuple[int, np.ndarray, bool]:
         raise ValueError(f"class id {parts[0]} out of range 0-{nc - 1}")
     if len(coords) % 2:
         raise ValueError(f"odd number of coordinates ({len(coords)})")
-    is_box = len(coords) == 4 and task != "segment"  # a segment dataset needs polygons on every row
+    is_box = len(coords) == 4
+    if is_box and task == "segment":  # a box-only label file makes Ultralytics drop every mask of the split
+        raise ValueError("box row (class cx cy w h): detect-only labels given to task: segment, which needs a polygon "
+                         "(class x1 y1 x2 y2 x3 y3 ...) on every row")
     if not is_box and len(coords) < 6:
         raise ValueError(f"polygon with fewer than 3 points ({len(coords) // 2})")
     if coords.min() < -EPS or coords.max() > 1 + EPS:

@@ -45,6 +45,7 @@ class ConvertReport:
     dropped: Counter = field(default_factory=Counter)
     unmapped: Counter = field(default_factory=Counter)
     recovered: Counter = field(default_factory=Counter)
+    skipped_objects: Counter = field(default_factory=Counter)  # SkipObject kind -> count (each one is in `skipped`)
 
     def table(self) -> pd.DataFrame:
         """Images and instances per class (rows) and split (columns)."""
@@ -57,7 +58,8 @@ class ConvertReport:
         """JSON-ready summary (written to ``convert_report.json``)."""
         return {"complete": True, "names": list(self.names), "counts": self.table().to_dict(orient="index"),
                 "clipped": self.clipped, "dropped": dict(self.dropped), "not_in_class_map": dict(self.unmapped),
-                "recovered": dict(self.recovered), "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}
+                "recovered": dict(self.recovered), "skipped_objects": dict(self.skipped_objects),
+                "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}
 
     def render(self, limit: int = 20) -> str:
         """Human-readable summary; at most ``limit`` skipped items are listed (all are in the JSON report)."""
@@ -65,7 +67,8 @@ class ConvertReport:
                  f"boxes/polygons clipped to the image: {self.clipped}"]
         if self.dropped:
             lines.append("dropped by design: " + ", ".join(f"{k} {v}" for k, v in sorted(self.dropped.items())))
-        for title, counts in (("not in the class map", self.unmapped), ("recovered", self.recovered)):
+        for title, counts in (("not in the class map", self.unmapped), ("recovered", self.recovered),
+                              ("objects skipped", self.skipped_objects)):
             if counts:
                 lines.append(f"{title}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         lines.append(f"skipped: {len(self.skipped)}" + (f" (all in {self.out / REPORT_NAME})" if self.skipped else ""))
@@ -148,6 +151,7 @@ def _write_sample(sample: Sample, info: ImageInfo, classmap: ClassMap, out: Path
             values, clipped = yolo_values(obj, info.width, info.height, task)
         except SkipObject as exc:
             report.skipped.append((sample.annotation, f"{obj.label}: {exc}"))
+            report.skipped_objects[exc.kind] += 1
             continue
         report.clipped += clipped
         report.instances[sample.split][classmap.names[cls]] += 1

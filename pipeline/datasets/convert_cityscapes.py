@@ -1,8 +1,9 @@
 """Cityscapes reader: ``gtFine/{train,val}/<city>/*_gtFine_polygons.json`` + ``leftImg8bit/{train,val}/<city>/``.
 
 Only the instance classes (and their ``*group`` polygons, which a class map may keep) are read: stuff classes such
-as road or sky are dropped as a whole and counted. The official train/val split is kept; the test split has no
-public labels and is not read.
+as road or sky, and objects marked deleted, are dropped as a whole and counted. ``--task segment`` writes each
+polygon vertex by vertex, ``--task detect`` its bounds; both skip (and count) the same objects, e.g. polygons with
+fewer than 3 points. The official train/val split is kept; the test split has no public labels and is not read.
 """
 
 from __future__ import annotations
@@ -33,13 +34,19 @@ def _sample(json_file: Path, split: str, images: Path, source: Source) -> Sample
     stem = json_file.name.removesuffix(POLYGON_SUFFIX)
     image = images / split / json_file.parent.name / f"{stem}_leftImg8bit.png"
     sample = Sample(image, str(json_file), [], split)
-    for i, obj in enumerate(objects):
+    for obj in objects:
         label = str(obj.get("label", ""))
-        if obj.get("deleted") or label.removesuffix("group") not in KNOWN_CLASSES:
+        if obj.get("deleted"):  # removed in the annotation tool but kept in the file
+            source.dropped["deleted objects"] += 1
+        elif label.removesuffix("group") not in KNOWN_CLASSES:
             source.dropped["non-instance classes"] += 1
-            continue
-        polygon = np.asarray(obj.get("polygon") or [], dtype=np.float64).reshape(-1, 2)
-        sample.objects.append(SourceObject(label, polygon=polygon))
+        else:
+            try:
+                polygon = np.asarray(obj.get("polygon") or [], dtype=np.float64).reshape(-1, 2)
+            except (TypeError, ValueError) as exc:  # not a list of [x, y] numbers: skip the object, not the file
+                source.problems.append((str(json_file), f"{label}: object skipped: malformed polygon ({exc})"))
+                continue
+            sample.objects.append(SourceObject(label, polygon=polygon))
     return sample
 
 

@@ -52,7 +52,12 @@ class ReadOptions:
 
 
 class SkipObject(ValueError):
-    """An object that cannot become a label row; the message is the reason shown in the report."""
+    """An object that cannot become a label row; the message is the reason shown in the report, ``kind`` the same
+    reason without its numbers, which the report counts (one line per kind, however many objects)."""
+
+    def __init__(self, reason: str, kind: str | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind or reason
 
 
 def require_task(fmt: str, task: str, supported: tuple[str, ...]) -> None:
@@ -80,17 +85,17 @@ def _clip_box(box: tuple[float, float, float, float], width: int, height: int) -
     """Clip a box to the image; SkipObject when it is degenerate or wholly outside. Returns (box, was_clipped)."""
     x1, y1, x2, y2 = box
     if not (x2 > x1 and y2 > y1):
-        raise SkipObject(f"degenerate box ({x1:g}, {y1:g}, {x2:g}, {y2:g})")
+        raise SkipObject(f"degenerate box ({x1:g}, {y1:g}, {x2:g}, {y2:g})", "degenerate box")
     clipped = (min(max(x1, 0.0), width), min(max(y1, 0.0), height), min(max(x2, 0.0), width), min(max(y2, 0.0), height))
     if not (clipped[2] > clipped[0] and clipped[3] > clipped[1]):
-        raise SkipObject(f"outside the {width}x{height} image ({x1:g}, {y1:g}, {x2:g}, {y2:g})")
+        raise SkipObject(f"outside the {width}x{height} image ({x1:g}, {y1:g}, {x2:g}, {y2:g})", "outside the image")
     return clipped, clipped != (x1, y1, x2, y2)
 
 
 def _polygon_bounds(polygon: np.ndarray) -> tuple[float, float, float, float]:
     """The box around a polygon; SkipObject when it has fewer than 3 points."""
     if len(polygon) < 3:
-        raise SkipObject(f"polygon with fewer than 3 points ({len(polygon)})")
+        raise SkipObject(f"polygon with fewer than 3 points ({len(polygon)})", "polygon with fewer than 3 points")
     (x1, y1), (x2, y2) = polygon.min(axis=0), polygon.max(axis=0)
     return float(x1), float(y1), float(x2), float(y2)
 
@@ -103,7 +108,7 @@ def _polygon_row(polygon: np.ndarray, width: int, height: int) -> tuple[list[flo
     _clip_box(bounds, width, height)  # raises when wholly outside
     inside = np.clip(polygon, 0, (width, height))
     if cv2.contourArea(inside.astype(np.float32)) <= 0:
-        raise SkipObject(f"polygon outside the {width}x{height} image")
+        raise SkipObject(f"polygon outside the {width}x{height} image", "polygon outside the image")
     return (inside / (width, height)).ravel().tolist(), bool((inside != polygon).any())
 
 

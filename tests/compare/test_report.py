@@ -88,7 +88,8 @@ def test_distill_method_sweep_has_its_column_and_one_recommendation(tmp_path):
     assert "| distill.method |" in markdown.replace("   ", " ").replace("  ", " ")
     assert recs(markdown) == ["best `distill.method` at this budget: `roadtune`, +3.0 points of mAP50-95 over "
                               "`none` (0.3300 vs 0.3000), training time ×1.8. One run per point: the noise of the "
-                              "repeats is unknown (set `sweep.repeats: 3` to measure it)."]
+                              "repeats is unknown (set `sweep.repeats: 3` to measure it). (no interval: some runs "
+                              "have no per-image records.)"]
     assert "Δ mAP50-95" not in markdown  # no freeze axis: every point is its own `freeze: none` reference
 
 

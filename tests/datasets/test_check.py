@@ -95,13 +95,53 @@ def test_every_planted_problem_is_found(tmp_path):
     assert report.splits["train"].missing_labels == 1 and report.splits["val"].images == 2
 
 
+DETECT_ONLY = ("box row (class cx cy w h): detect-only labels given to task: segment, which needs a polygon "
+               "(class x1 y1 x2 y2 x3 y3 ...) on every row")
+POLYGON = "0 0.1 0.1 0.5 0.1 0.3 0.6\n"
+
+
 def test_segment_task_needs_polygons(tmp_path):
     data = make_dataset(tmp_path, {"train/a": "0 0.1 0.1 0.5 0.1 0.3 0.6\n0 0.1 0.1 0.2 0.2\n",
                                    "val/b": "1 0.1 0.1 0.2 0.2 0.3\n"})
     report = check_dataset(data, "segment")
-    assert [e.split("/")[-1] for e in report.errors] == ["a.txt:2: polygon with fewer than 3 points (2)",
+    assert [e.split("/")[-1] for e in report.errors] == [f"a.txt:2: {DETECT_ONLY}",
                                                          "b.txt:1: odd number of coordinates (5)"]
     assert report.splits["train"].instances == {0: 1} and report.splits["train"].sizes == {"medium": 1}
+
+
+def segment_errors(tmp_path: Path, capsys, label: str) -> list[str]:
+    """The errors `check --task segment` prints (exit 1, no traceback) for a segment set with this train label
+    file, `bad.txt`, each as `file:line: reason`, shortened to the file name."""
+    data = make_dataset(tmp_path, {"train/a": POLYGON, "train/bad": label, "val/c": POLYGON})
+    assert main(["check", str(data), "--task", "segment", "--json", str(tmp_path / "r.json")]) == 1
+    out, err = capsys.readouterr()
+    assert "FAILED" in out and "Traceback" not in out + err
+    errors = json.loads((tmp_path / "r.json").read_text())["errors"]
+    assert all(f"  - {e}" in out.splitlines() for e in errors)  # every problem listed
+    return [e.removeprefix(str(tmp_path / "labels" / "train") + "/") for e in errors]
+
+
+def test_segment_box_only_file_is_detect_only_labels(tmp_path, capsys):
+    assert segment_errors(tmp_path, capsys, "0 0.5 0.5 0.1 0.1\n1 0.3 0.3 0.2 0.2\n") == [
+        f"bad.txt:1: {DETECT_ONLY}", f"bad.txt:2: {DETECT_ONLY}"]
+
+
+def test_segment_auto_task_finds_box_rows_among_polygons(tmp_path, capsys):
+    data = make_dataset(tmp_path, {"train/a": POLYGON, "train/bad": "0 0.5 0.5 0.1 0.1\n", "val/c": POLYGON})
+    assert main(["check", str(data)]) == 1  # --task auto: polygons in train make it a segment set
+    out = capsys.readouterr().out
+    assert "(segment, 2 classes)" in out and f"bad.txt:1: {DETECT_ONLY}" in out
+
+
+@pytest.mark.parametrize("label, errors", [
+    ("0 0.1 0.1\n1\n", ["bad.txt:1: polygon with fewer than 3 points (1)",
+                         "bad.txt:2: polygon with fewer than 3 points (0)"]),
+    (POLYGON + "0 0.1 0.1 1.5 0.1 0.3 0.6\n1 0.2 -0.25 0.5 0.1 0.3 0.6\n",
+     ["bad.txt:2: coordinates out of [0, 1] (min 0.1, max 1.5)",
+      "bad.txt:3: coordinates out of [0, 1] (min -0.25, max 0.6)"]),
+])
+def test_segment_short_polygons_and_coordinates_out_of_range(tmp_path, capsys, label, errors):
+    assert segment_errors(tmp_path, capsys, label) == errors
 
 
 def test_cli_exit_codes(tmp_path, capsys):
@@ -197,6 +237,17 @@ def test_run_preflight_stops_on_a_missing_labels_folder(tmp_path):
     done = cli([str(recipe), "--dry-run", "--runs-dir", str(tmp_path / "runs")], cwd=tmp_path, module="pipeline.run")
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"labels folder {tmp_path / 'data' / 'labels' / 'train'} not found" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_run_with_task_segment_stops_on_box_rows(tmp_path):
+    data = make_dataset(tmp_path / "data", {"train/a": POLYGON, "train/bad": "0 0.5 0.5 0.1 0.1\n", "val/c": POLYGON})
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"name: boxrows\ntask: segment\nmodel: yolov8n-seg.yaml\ndata: {data}\nfreeze: none\n"
+                      "train: {epochs: 1, imgsz: 64, batch: 2, workers: 0}\n")
+    done = cli([str(recipe), "--dry-run", "--runs-dir", str(tmp_path / "runs")], cwd=tmp_path, module="pipeline.run")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"data: {tmp_path / 'data' / 'labels' / 'train' / 'bad.txt'}:1: {DETECT_ONLY}" in done.stderr
     assert "Traceback" not in done.stderr
 
 

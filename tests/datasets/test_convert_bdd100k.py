@@ -1,5 +1,6 @@
 """BDD100K through the convert command: detection boxes (clipped at the image border) and instance
-segmentation polygons, the official split kept, classes outside the road map counted. Values computed by hand."""
+segmentation polygons (Bezier curves followed), the official split kept, classes outside the road map counted.
+Values computed by hand."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from convert_helpers import assert_rows, labels_of, run, write_image, write_json
+from convert_helpers import H, W, assert_rows, labels_of, run, write_image, write_json
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +53,34 @@ def test_bdd100k_segment_polygons(bdd, tmp_path):
     assert run(["convert", "bdd100k", bdd, "--out", out, "--task", "segment"]) == 0
     assert_rows(labels_of(out, "a"), [[0, 0.05, 0.2, 0.25, 0.2, 0.15, 0.6], [5, 0, 0, 0.02, 0, 0.02, 0.04]])
     assert_rows(labels_of(out, "b"), [[2, 0.5, 0.1, 0.7, 0.1, 0.7, 0.5, 0.5, 0.5]])
+
+
+def _row(cls: int, points: list[tuple[float, float]]) -> list[float]:
+    """The expected segment row of these pixel points on a fixture image."""
+    return [cls, *(v for x, y in points for v in (x / W, y / H))]
+
+
+def test_bdd100k_segment_follows_bezier_curves(tmp_path):
+    src = tmp_path / "src"
+    write_image(src / "images" / "10k" / "train" / "c.jpg")
+    arch = [[10, 50], [10, 10], [90, 10], [90, 50]]  # from (10, 50) through controls (10, 10), (90, 10) to (90, 50)
+    write_json(src / "labels" / "ins_seg" / "polygons" / "ins_seg_train.json", [{"name": "c.jpg", "labels": [
+        {"category": "car", "poly2d": [{"vertices": arch, "types": "LCCL", "closed": True}]},
+        # the same arch mirrored, its curve last: it ends at the first vertex, which is not repeated
+        {"category": "bus", "poly2d": [{"vertices": [[10, 50], [90, 50], [90, 10], [10, 10]], "types": "LLCC",
+                                        "closed": True}]},
+        {"category": "truck", "poly2d": [{"vertices": arch, "types": "LLCC", "closed": False}]},  # no end vertex
+        {"category": "truck", "poly2d": [{"vertices": arch, "types": "LC", "closed": True}]},
+        ["not", "a", "label"]]}])
+    out = tmp_path / "seg"
+    assert run(["convert", "bdd100k", src, "--out", out, "--task", "segment"]) == 0
+    # B(k/8) = (1-t)^3 P0 + 3(1-t)^2 t P1 + 3(1-t) t^2 P2 + t^3 P3, by hand: x 13.4375 22.5 35.3125 50 ..., y 36.875 ...
+    curve = [(13.4375, 36.875), (22.5, 27.5), (35.3125, 21.875), (50, 20), (64.6875, 21.875), (77.5, 27.5),
+             (86.5625, 36.875), (90, 50)]
+    mirrored = [(100 - x, y) for x, y in curve]  # from (90, 50) back to (10, 50)
+    assert_rows(labels_of(out, "c"), [_row(0, [(10, 50), *curve]), _row(2, [(10, 50), (90, 50), *mirrored[:-1]])])
+    report = json.loads((out / "convert_report.json").read_text())
+    malformed = [s["reason"] for s in report["skipped"] if "malformed geometry" in s["reason"]]
+    assert len(malformed) == 3, report["skipped"]
+    assert any("a curve needs 2 control points" in r for r in malformed)
+    assert any("do not fit 4 vertices" in r for r in malformed) and any("not an object" in r for r in malformed)

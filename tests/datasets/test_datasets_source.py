@@ -69,6 +69,19 @@ def test_a_polygon_without_area_inside_the_image_is_skipped_with_the_reason(poly
         yolo_values(SourceObject("road", polygon=np.array(polygon)), W, H, "segment")
 
 
+@pytest.mark.parametrize("obj, kind", [
+    (SourceObject("car", box=(50, 10, 50, 40)), "degenerate box"),
+    (SourceObject("car", box=(210, 10, 260, 40)), "outside the image"),
+    (SourceObject("road", polygon=np.array([[10, 10], [50, 50]])), "polygon with fewer than 3 points"),
+    (SourceObject("road", polygon=np.array([[10, 10], [30, 30], [50, 50]])), "zero-area polygon"),
+    (SourceObject("road", polygon=np.array([[-30, 10], [-10, 10], [10, -30]])), "polygon outside the image")])
+def test_a_skip_names_its_kind_without_the_numbers(obj, kind):
+    # the conversion report counts skips by kind: one line per kind, whatever the coordinates or image size
+    with pytest.raises(SkipObject) as caught:
+        yolo_values(obj, W, H, "segment" if obj.polygon is not None else "detect")
+    assert caught.value.kind == kind
+
+
 def test_layout_checks_name_what_is_missing(tmp_path):
     (tmp_path / "images").mkdir()
     (tmp_path / "labels").mkdir()

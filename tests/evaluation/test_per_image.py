@@ -73,3 +73,20 @@ def test_only_the_final_validation_by_default(tmp_path, synth_yaml, tiny_train, 
     assert run_main([str(recipe), "--runs-dir", str(tmp_path / "runs")]) == 0
     run = next((tmp_path / "runs" / "rec").iterdir())
     assert [p.name for p in Path(run / "stages" / "train" / "per_image").iterdir()] == ["final.npz"]
+
+
+@pytest.mark.slow
+def test_a_classifier_keeps_top1_and_top5_per_image(tmp_path, write_recipe):
+    from conftest import shared_path
+
+    data = shared_path("data/gtsrb_mini")
+    recipe = write_recipe({"name": "cls", "task": "classify", "model": "yolov8n-cls.yaml", "data": str(data),
+                           "train": {"epochs": 1, "imgsz": 32, "batch": 32, "workers": 0, "plots": False}})
+    assert run_main([str(recipe), "--runs-dir", str(tmp_path / "runs")]) == 0
+    run = next((tmp_path / "runs" / "cls").iterdir())
+    record = PerImage.load(run / "stages" / "train" / "per_image" / "final.npz")
+    metrics = json.loads((run / "metrics.json").read_text())
+    whole = np.ones((1, record.n_images))
+    assert record.n_images == len(list((data / "val").rglob("*.png")))
+    assert round(float(replicate_scores(record, "top1", whole)[0]), 5) == metrics["top1"]
+    assert round(float(replicate_scores(record, "top5", whole)[0]), 5) == metrics["top5"]
