@@ -88,9 +88,10 @@ def upper_data(work: Path, labelled: Path, repeats: int) -> Path:
     return path
 
 
-def split_pool(work: Path, test_list: Path) -> tuple[Path, Path]:
-    """The pool U (kitti_pool less T, with its labels for the upper bound) and the test split T as a data YAML, both
-    in `work`; exits 2 when the list names a frame that is missing or in kitti_mini (L or its val split)."""
+def checked_split(test_list: Path, opts: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """T's frames (the list) and U's (kitti_pool less T); exits 2, before anything is written, when the list names
+    a frame that is missing or in kitti_mini (L or its val split), or a budget is below one epoch of the largest
+    training set (L three times and U)."""
     names = [n.strip() for n in test_list.read_text().splitlines() if n.strip()]
     pool = {p.name for p in (POOL_DATA / "images" / "train").iterdir()}
     mini = {p.name for p in (SHARED / "data" / "kitti_mini" / "images").glob("*/*")}
@@ -99,7 +100,19 @@ def split_pool(work: Path, test_list: Path) -> tuple[Path, Path]:
             print(f"{test_list}: {name} is {'a kitti_mini frame' if name in mini else 'not a kitti_pool frame'}; "
                   "T must be kitti_pool frames only", file=sys.stderr)
             sys.exit(2)
-    split = {"kitti_T": ("test", sorted(names)), "kitti_U": ("train", sorted(pool - set(names)))}
+    labelled = len(list((SHARED / "data" / "kitti_mini" / "images" / "train").iterdir()))
+    largest = math.ceil((3 * labelled + len(pool) - len(set(names))) / opts.batch)
+    for budget in opts.budgets:
+        if budget < largest:
+            print(f"--budgets: {budget} batches is less than one epoch of the largest set ({largest} batches of "
+                  f"{opts.batch}): use at least {largest}", file=sys.stderr)
+            sys.exit(2)
+    return sorted(names), sorted(pool - set(names))
+
+
+def split_pool(work: Path, test: list[str], pool: list[str]) -> tuple[Path, Path]:
+    """The pool U (with its labels, for the upper bound) and the test split T as a data YAML, copied into `work`."""
+    split = {"kitti_T": ("test", test), "kitti_U": ("train", pool)}
     for folder, (sub, frames) in split.items():
         if (work / folder / "images" / sub).is_dir():
             continue
@@ -119,16 +132,6 @@ def split_pool(work: Path, test_list: Path) -> tuple[Path, Path]:
 def epochs_for(images: int, budget: int, opts: argparse.Namespace) -> int:
     """Epochs that give `images` train images about `budget` batches (Ultralytics keeps the last partial one)."""
     return max(1, round(budget / math.ceil(images / opts.batch)))
-
-
-def check_budgets(opts: argparse.Namespace, labelled: int) -> None:
-    """Exit 2 when a budget is below one epoch of the largest training set (L three times and U)."""
-    largest = math.ceil((3 * labelled + len(list(opts.pool.iterdir()))) / opts.batch)
-    for budget in opts.budgets:
-        if budget < largest:
-            print(f"--budgets: {budget} batches is less than one epoch of the largest set ({largest} batches of "
-                  f"{opts.batch}): use at least {largest}", file=sys.stderr)
-            sys.exit(2)
 
 
 def student_sets(name: str, data: Path, teacher: Path, budget: int, opts: argparse.Namespace) -> list[str]:
@@ -259,9 +262,9 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     opts = parse_args()
     work = opts.work.resolve()
+    test, pool = checked_split(opts.test_list.resolve(), opts)
     work.mkdir(parents=True, exist_ok=True)
-    opts.pool, opts.test_data = split_pool(work, opts.test_list.resolve())
-    check_budgets(opts, len(list((SHARED / "data" / "kitti_mini" / "images" / "train").iterdir())))
+    opts.pool, opts.test_data = split_pool(work, test, pool)
     opts.teacher = opts.teacher.resolve() if opts.teacher else None
     teacher_recipe, student = write_recipes(work, opts)
     if not opts.teacher:
