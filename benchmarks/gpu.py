@@ -1,6 +1,8 @@
-"""The device benchmark: the freeze table at a GPU batch, the probe table (--probe-batch: per depth the largest batch
-in the memory `freeze: none` needs, and its images/s), roadtune vs plain Ultralytics for the same point, and the
-video table, in one command (goal: under 8 minutes on one GPU), printed and written to JSON.
+"""The device benchmark: label efficiency first (benchmarks/label_efficiency.py: the budget curve at seed 0, the
+separating budget over 3 seeds, scored on the held-out split T; goal under 8 minutes on one H100), then the freeze
+table at a GPU batch, the probe table (--probe-batch: per depth the largest batch in the memory `freeze: none`
+needs, and its images/s), roadtune vs plain Ultralytics for the same point, and the video table (goal: under 8
+minutes on one GPU), in one command, printed and written to JSON.
 
     python benchmarks/gpu.py [--device 0] [--epochs 2] [--imgsz 640] [--batch 64] [--out runs/bench/gpu.json]
 
@@ -106,6 +108,18 @@ def video_table(opts: argparse.Namespace, weights: str, work: Path) -> dict:
     return json.loads((REPO / "runs" / "bench" / f"video_{opts.imgsz}.json").read_text())
 
 
+def label_efficiency(opts: argparse.Namespace, work: Path) -> dict:
+    """benchmarks/label_efficiency.py on the device: plain, the teacher-labelled student and the true-label bound
+    at every budget of --le-budgets with seed 0, then 3 seeds at --le-separating; its printed tables kept."""
+    script = [sys.executable, str(REPO / "benchmarks/label_efficiency.py"), "--work", str(work / "label-efficiency"),
+              "--device", opts.device, "--only", "plain", "pseudo-f1-rep3", "upper-rep3"]
+    curve = timed([*script, "--seeds", "1", "--budgets", *map(str, opts.le_budgets)], work / "le-curve.log")
+    separating = timed([*script, "--seeds", "3", "--budgets", str(opts.le_separating)], work / "le-seeds.log")
+    tables = (work / "le-curve.log").read_text().split("test split T", 1)[-1][-6000:]
+    return {"curve_s": curve, "separating_s": separating, "tables": tables,
+            "seeds_tables": (work / "le-seeds.log").read_text().split("test split T", 1)[-1][-6000:]}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="0")
@@ -119,12 +133,18 @@ def main() -> None:
     p.add_argument("--frames", type=int, help="only the first N frames of the clip")
     p.add_argument("--backends", nargs="+", default=["torch"])
     p.add_argument("--out", type=Path, default=REPO / "runs/bench/gpu.json")
+    p.add_argument("--le-budgets", type=int, nargs="+", default=[220, 660, 1320], help="label-efficiency budgets")
+    p.add_argument("--le-separating", type=int, default=660, help="the budget label efficiency repeats over 3 seeds")
+    p.add_argument("--skip-label-efficiency", action="store_true")
     opts = p.parse_args()
     work = opts.out.parent / f"gpu-{time.strftime('%Y%m%d-%H%M%S')}"
     work.mkdir(parents=True)
     start = time.perf_counter()
+    # first: label efficiency has never run on a GPU, and it is the part a CPU cannot finish
+    first = {} if opts.skip_label_efficiency else {"label_efficiency": label_efficiency(opts, work)}
     rows = freeze_table(opts, work)
-    report = {"settings": {k: str(v) for k, v in vars(opts).items()}, "freeze": rows, "probe": probe_table(opts, work),
+    report = {"settings": {k: str(v) for k, v in vars(opts).items()}, **first, "freeze": rows,
+              "probe": probe_table(opts, work),
               "overhead": plain_point(opts, work, rows[0])}
     report["video"] = video_table(opts, str(Path(rows[0]["run_dir"]) / "stages/train/weights/best.pt"), work)
     report["total_s"] = round(time.perf_counter() - start, 1)

@@ -155,7 +155,8 @@ def write_recipes(work: Path, opts: argparse.Namespace) -> tuple[Path, Path]:
     weights = str(SHARED / "weights" / "yolov5n_coco_state_dict.pt")
     common = {"task": "detect", "model": "yolov5nu.yaml", "weights": weights,
               "data": str(labelled_subset(work, 1.0))}
-    train = {"batch": opts.batch, "workers": 0, "plots": False, "warmup_epochs": 1}
+    train = {"batch": opts.batch, "workers": 0, "plots": False, "warmup_epochs": 1,
+             **({"device": opts.device} if opts.device else {})}
     teacher = {"name": "bench-teacher", **common,  # roadtune's own: --teacher takes any finished run folder
                "train": {**train, "imgsz": opts.teacher_imgsz, "epochs": opts.teacher_epochs, "seed": 0}}
     student = {"name": "bench-student", **common, "train": {**train, "imgsz": opts.imgsz}}
@@ -254,6 +255,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--only", nargs="+", choices=tuple(VARIANTS), help="run only these variants")
     parser.add_argument("--fractions", nargs="+", type=float, default=[1.0],
                         help="labelled fractions to run (1: the full labelled set, all variants)")
+    parser.add_argument("--device", help="train.device of every run (default: Ultralytics' choice)")
     parser.add_argument("--no-train", action="store_true", help="tabulate the finished runs of --work, train none")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "bench-label-efficiency")
     return parser.parse_args()
