@@ -24,6 +24,8 @@ from pipeline.video.source import VideoInfo
 
 VIDEO, DETECTIONS, SUMMARY = "annotated.mp4", "detections.csv", "summary.json"
 CSV_COLUMNS = ["frame", "time_s", "track_id", "class_id", "class_name", "conf", "x1", "y1", "x2", "y2"]
+# A segment model's rows add each instance's mask area, last: the detect columns keep their names and order.
+MASK_COLUMNS = ["mask_area_px"]
 # Drawing a 960x540 frame takes ~3 ms and encoding it ~4 ms on a 2-core EPYC: a few workers keep drawing off the
 # encoder's path where there are cores to spare (the GPU machine: 16). On 2 cores decode and inference already keep
 # both busy: the pool and inline drawing measured the same there (640 px: 82% vs 81% of inference-only, 320 px: 53%
@@ -60,11 +62,39 @@ def _partial(name: str) -> str:
     return f"{stem}.partial{dot}{ext}"
 
 
+def csv_columns(task: str) -> list[str]:
+    """The header of ``detections.csv`` for a model of ``task`` (detect or segment)."""
+    return CSV_COLUMNS + MASK_COLUMNS if task == "segment" else list(CSV_COLUMNS)
+
+
+def mask_areas(result: Any) -> list[int]:
+    """Each instance's mask area in pixels of the original frame, in the order of ``result.boxes``.
+
+    Ultralytics keeps masks at the letterboxed inference size and upsamples them only to draw them: the pixels inside
+    the letterbox's content are counted there and scaled by its gain, so no mask is upsampled for counting (masks
+    predicted at the frame's size, ``retina_masks``, measured twice the inference time at 10 instances a frame).
+    """
+    if result.masks is None:  # a result without masks (a detect model's): nothing to count
+        return [0] * len(result.boxes)
+    data = result.masks.data
+    (height, width), (frame_h, frame_w) = data.shape[1:], result.orig_shape
+    gain = min(height / frame_h, width / frame_w)  # 1 for masks at the frame's own size
+    content_h, content_w = max(round(frame_h * gain), 1), max(round(frame_w * gain), 1)
+    # the letterbox's padding, cut where Ultralytics' scale_masks cuts it before drawing
+    top, left = round((height - content_h) / 2 - 0.1), round((width - content_w) / 2 - 0.1)
+    counts = data[:, top:top + content_h, left:left + content_w].sum((1, 2)).tolist()  # uint8 sums widen
+    return [round(count / gain**2) for count in counts]
+
+
 def annotate(result: Any, fps: float) -> np.ndarray:
-    """Draw the result with Ultralytics' own annotator (boxes, masks, class, conf, track id) plus a running FPS."""
+    """Draw the result with Ultralytics' own annotator plus a running FPS.
+
+    ``Results.plot`` draws a segment model's masks first, filled and alpha-blended (0.5) in their class colour,
+    then every box with its class, confidence and track id in that colour; a detect model's frame has boxes alone.
+    """
     from pipeline.ultralytics_api import Annotator
 
-    annotator = Annotator(result.plot())
+    annotator = Annotator(result.plot(color_mode="class"))  # class colours for masks too, also when tracked
     text = f"{fps:.1f} FPS"
     height = cv2.getTextSize(text, 0, annotator.sf, annotator.tf)[0][1] + 3
     annotator.text([4, height + 4], text, box_color=(0, 0, 0))
@@ -82,11 +112,13 @@ class Outputs:
     """The run folder's files; use as a context manager and call :meth:`commit` with the summary at the end.
 
     ``workers`` threads draw frames (0: drawn inline); at most ``2 * workers`` drawn or drawing frames wait for the
-    encoder.
+    encoder. ``task`` is the model's: a segment model's CSV rows carry each instance's mask area.
     """
 
-    def __init__(self, out_dir: Path, info: VideoInfo, save_video: bool, workers: int = DRAW_WORKERS) -> None:
+    def __init__(self, out_dir: Path, info: VideoInfo, save_video: bool, workers: int = DRAW_WORKERS,
+                 task: str = "detect") -> None:
         self.dir, self.info, self.save_video, self.workers = Path(out_dir), info, save_video, workers
+        self.task = task
         self.detections: Counter[str] = Counter()
         self.tracks: defaultdict[str, set[int]] = defaultdict(set)
         self.seconds = 0.0  # drawing (summed over the workers) and encoding, for the summary's ms per frame
@@ -103,7 +135,7 @@ class Outputs:
         except OSError as error:  # what _check_writable cannot foresee: a full disk, a race, a network share
             raise UserError(f"cannot write to --out {self.dir}: {error.strerror or error}") from None
         self._csv = csv.writer(self._csv_file)
-        self._csv.writerow(CSV_COLUMNS)
+        self._csv.writerow(csv_columns(self.task))
         if self.save_video:
             path = str(self.dir / _partial(VIDEO))
             size = (self.info.width, self.info.height)
@@ -117,22 +149,29 @@ class Outputs:
 
     def write(self, index: int, result: Any, fps: float) -> None:
         """Add one frame: its detections to the CSV and its annotated image to the video."""
-        boxes, names = result.boxes, result.names
-        if boxes is not None and len(boxes):
-            ids = boxes.id.int().tolist() if boxes.is_track else [None] * len(boxes)
-            time_s = round(index / self.info.fps, 4)
-            for box, cls, conf, track in zip(boxes.xyxy.tolist(), boxes.cls.int().tolist(), boxes.conf.tolist(), ids):
-                self._csv.writerow([index, time_s, "" if track is None else track, cls, names[cls], round(conf, 5),
-                                    *(round(v, 2) for v in box)])
-                self.detections[names[cls]] += 1
-                if track is not None:
-                    self.tracks[names[cls]].add(track)
+        self._write_rows(index, result)
         if self._pool is not None:
             self._drawing.append(self._pool.submit(_timed_annotate, result, fps))
             while self._drawing and (len(self._drawing) > 2 * self.workers or self._drawing[0].done()):
                 self._encode_next()
         elif self._video is not None:  # no cores to spare: draw and encode inline
             self._encode(*_timed_annotate(result, fps))
+
+    def _write_rows(self, index: int, result: Any) -> None:
+        """One CSV row per instance (plus its mask area for a segment model), counted per class and track."""
+        boxes, names = result.boxes, result.names
+        if boxes is None or not len(boxes):
+            return
+        ids = boxes.id.int().tolist() if boxes.is_track else [None] * len(boxes)
+        masks = [[area] for area in mask_areas(result)] if self.task == "segment" else [[]] * len(boxes)
+        time_s = round(index / self.info.fps, 4)
+        rows = zip(boxes.xyxy.tolist(), boxes.cls.int().tolist(), boxes.conf.tolist(), ids, masks)
+        for box, cls, conf, track, mask in rows:
+            self._csv.writerow([index, time_s, "" if track is None else track, cls, names[cls], round(conf, 5),
+                                *(round(v, 2) for v in box), *mask])
+            self.detections[names[cls]] += 1
+            if track is not None:
+                self.tracks[names[cls]].add(track)
 
     def flush(self) -> None:
         """Wait for the frames still drawing and encode them."""

@@ -32,7 +32,7 @@ def run_video(weights: Path, source: Path, out: Path, cfg: VideoConfig) -> dict[
     reader = FrameReader(info, cfg.max_frames)
     pipeline = Pipeline(reader, detector, cfg.batch)
     done = 0
-    with Outputs(out_dir, info, cfg.save_video) as outputs, \
+    with Outputs(out_dir, info, cfg.save_video, task=detector.task) as outputs, \
             TQDM(total=reader.limit, desc=f"video {info.path.name}", unit="frame") as bar:
         start = time.perf_counter()
         for index, result in pipeline:

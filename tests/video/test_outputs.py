@@ -1,6 +1,7 @@
 """The video demo's output folder: a used --out gets a numbered sibling, detections.csv and annotated.mp4 are written
 under temporary names and renamed on commit with summary.json last, a failed run leaves nothing that looks like a
-result. Results are Ultralytics' own Results objects built from known boxes (no model)."""
+result; a segment model's rows carry each mask's area and its masks are drawn blended in their class colour.
+Results are Ultralytics' own Results objects built from known boxes and masks (no model)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ import numpy as np
 import pytest
 import torch
 from ultralytics.engine.results import Results
+from ultralytics.utils.plotting import colors
 
 from pipeline.errors import UserError
-from pipeline.video.outputs import CSV_COLUMNS, Outputs, claim_out_dir
+from pipeline.video.outputs import CSV_COLUMNS, Outputs, annotate, claim_out_dir, csv_columns, mask_areas
 from pipeline.video.source import VideoInfo
 
 W, H, FPS = 64, 48, 10.0
@@ -27,6 +29,13 @@ def result(rows: list[list[float]]) -> Results:
     image = np.full((H, W, 3), 90, np.uint8)
     boxes = torch.tensor(rows, dtype=torch.float32) if rows else torch.zeros((0, 6))
     return Results(image, path="clip.mp4", names=NAMES, boxes=boxes)
+
+
+def seg_result(rows: list[list[float]], masks: np.ndarray, size: tuple[int, int] = (W, H)) -> Results:
+    """One frame of a segment model: boxes as in :func:`result`, one 0/1 mask per box (at any size, as predicted)."""
+    image = np.full((size[1], size[0], 3), 90, np.uint8)
+    return Results(image, path="clip.mp4", names=NAMES, boxes=torch.tensor(rows, dtype=torch.float32),
+                   masks=torch.as_tensor(masks, dtype=torch.uint8))
 
 
 def info(tmp_path: Path) -> VideoInfo:
@@ -100,3 +109,58 @@ def test_a_failed_run_in_an_existing_folder_leaves_the_folder_and_its_files(tmp_
         with Outputs(tmp_path, info(tmp_path), save_video=False):
             raise RuntimeError("stopped")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_segment_models_rows_add_each_instances_mask_area_in_frame_pixels(tmp_path):
+    at_frame_size = np.zeros((2, H, W), np.uint8)
+    at_frame_size[0, 2:12, 1:11] = 1  # 100 px
+    at_frame_size[1, 30:35, 20:27] = 1  # 35 px
+    letterboxed = np.zeros((1, 32, 32), np.uint8)  # a 64x48 frame at imgsz 32: gain 0.5, content rows 4-27
+    letterboxed[0, 10:12, 5:10] = 1  # 10 px of content, 4 frame px each
+    letterboxed[0, 0:2, 0:3] = 1  # in the letterbox's padding: never drawn, not counted
+    out = tmp_path / "out"
+    with Outputs(out, info(tmp_path), save_video=False, task="segment") as outputs:
+        outputs.write(0, seg_result([[1, 2, 11, 12, 0.9, 0], [20, 30, 27, 35, 0.6, 1]], at_frame_size), fps=30.0)
+        outputs.write(1, result([]), fps=30.0)  # no instances: Ultralytics gives no mask stack
+        outputs.write(2, seg_result([[10, 8, 20, 16, 0.7, 0]], letterboxed), fps=30.0)
+        outputs.commit({})
+    with (out / "detections.csv").open() as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == csv_columns("segment") == [*CSV_COLUMNS, "mask_area_px"]
+    assert [row[:2] + row[-1:] for row in rows[1:]] == [["0", "0.0", "100"], ["0", "0.0", "35"], ["2", "0.2", "40"]]
+    assert rows[1][:-1] == ["0", "0.0", "", "0", "car", "0.9", "1.0", "2.0", "11.0", "12.0"]  # detect columns as ever
+    assert csv_columns("detect") == CSV_COLUMNS and outputs.detections == {"car": 2, "pedestrian": 1}
+    assert mask_areas(result([[1, 2, 11, 12, 0.9, 0]])) == [0]  # a box without a mask (a detect model's result)
+
+
+def test_letterboxed_mask_areas_agree_with_the_pixels_ultralytics_draws():
+    """A 1280x720 frame at imgsz 96: Ultralytics' masks are 96x64 (content 96x54 between 5-row bands of padding)."""
+    from ultralytics.utils.ops import scale_masks
+
+    masks = np.zeros((2, 64, 96), np.uint8)
+    masks[0, 20:40, 30:70] = 1
+    masks[1, 0:5] = masks[1, 59:] = 1  # padding only: never drawn
+    masks[1, 5:8] = 1  # the content's first rows
+    frame = seg_result([[400, 200, 900, 500, 0.9, 0], [0, 0, 1280, 40, 0.5, 1]], masks, size=(1280, 720))
+    drawn = (scale_masks(frame.masks.data[None].float(), frame.orig_shape)[0] > 0.5).sum((1, 2)).tolist()
+    assert np.allclose(mask_areas(frame), drawn, rtol=0.02), (mask_areas(frame), drawn)
+
+
+def test_masks_are_drawn_filled_and_blended_in_their_class_colour_under_the_boxes():
+    """The overlay of hand-made masks: each mask's pixels, and only those, are blended half and half with its class
+    colour; boxes, labels and the FPS line are drawn as for a detect model."""
+    boxes = [[10, 40, 70, 110, 0.9, 0], [90, 40, 150, 110, 0.8, 1]]
+    masks = np.zeros((2, 120, 160), np.uint8)
+    masks[0, 60:100, 20:60] = 1
+    masks[1, 60:100, 100:140] = 1
+    frame = seg_result(boxes, masks, size=(160, 120))
+    drawn = annotate(frame, fps=25.0).astype(int)
+    frame.masks = None  # the same frame as a detect model gives it: boxes alone
+    boxes_only = annotate(frame, fps=25.0).astype(int)
+    outside = masks.max(0) == 0
+    assert np.abs(drawn - boxes_only)[outside].max() <= 1  # boxes, labels and FPS line unchanged (rounding aside)
+    for mask, cls in zip(masks, (0, 1)):
+        inside = drawn[mask.astype(bool)]
+        blended = (np.full(3, 90) + np.array(colors(cls, True))) / 2
+        assert np.abs(inside - blended).max() <= 1, f"class {cls}: {inside.min(0)}..{inside.max(0)} vs {blended}"
+    assert not np.array_equal(*(drawn[m.astype(bool)][0] for m in masks)), "each class has its own colour"

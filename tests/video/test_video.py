@@ -23,6 +23,7 @@ from pipeline.cache import VIDEO_EXPORTS  # noqa: E402
 from pipeline.recipe.video import VideoConfig  # noqa: E402
 from pipeline.video.backend import installed  # noqa: E402
 from pipeline.video.cli import main  # noqa: E402
+from pipeline.video.outputs import CSV_COLUMNS, mask_areas  # noqa: E402
 from pipeline.video.run import run_video  # noqa: E402
 
 W, H, FPS, FRAMES, IMGSZ = 160, 128, 10.0, 30, 160
@@ -296,6 +297,53 @@ def test_frames_failing_to_decode_midway_are_skipped_and_counted(weights: Path, 
     assert (summary["frames"], summary["frames_skipped"], summary["frames_in_container"]) == (10, 2, 12)
     assert len(read_video(Path(summary["out_dir"]) / "annotated.mp4")[0]) == 10
     assert not set(rows["frame"]) & {5, 6}
+
+
+@pytest.fixture(scope="module")
+def seg_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained 2-class yolov8n-seg checkpoint (built from its yaml in a second) that finds instances.
+
+    At init Ultralytics biases the class scores to about 1e-4, so an untrained model finds nothing even at conf
+    0.0005; with those biases at 0 its untrained features score every anchor about sigmoid(0) = 0.5, and instances
+    with masks of whatever shape the random prototypes give go through NMS and mask postprocessing at the default
+    conf, as a trained model's do.
+    """
+    import torch
+
+    from pipeline.recipe.models import build_model, save_checkpoint
+
+    bootstrap(offline=True)
+    torch.manual_seed(0)
+    model = build_model("yolov8n-seg.yaml", nc=2)
+    for branch in model.model[-1].cv3:  # the class branch of each scale, ending in a 1x1 conv
+        torch.nn.init.zeros_(branch[-1].bias)
+    return save_checkpoint(model, tmp_path_factory.mktemp("seg") / "seg.pt", {CAR: "car", PEDESTRIAN: "pedestrian"})
+
+
+def test_a_segment_model_on_the_dashcam_clip_writes_mask_areas(seg_weights: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    """`python -m pipeline.video SEG.pt clip.mp4`: one row per instance with its mask area, as Ultralytics' own
+    masks of those frames give it; the annotated video and a summary naming the task."""
+    dashcam = shared_path("video/highway_dashcam_udacity_test_video.mp4")
+    out, frames = tmp_path / "demo", 4
+    assert main([str(seg_weights), str(dashcam), "--out", str(out), "--imgsz", "96", "--max-frames", str(frames),
+                 "--backend", "torch", "--device", "cpu"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    rows = pd.read_csv(out / "detections.csv", keep_default_na=False)
+    assert summary["task"] == "segment" and list(rows.columns) == [*CSV_COLUMNS, "mask_area_px"]
+    assert len(rows) == summary["detections"] > 0 and rows["mask_area_px"].dtype.kind == "i"
+    box_area = (rows["x2"] - rows["x1"]) * (rows["y2"] - rows["y1"])
+    assert rows["mask_area_px"].between(0, 1280 * 720).all()
+    assert rows["mask_area_px"].sum() <= 1.01 * box_area.sum(), "Ultralytics crops each mask to its box"
+    from ultralytics import YOLO
+
+    source = read_video(dashcam)[0][:frames]
+    for i, alone in enumerate(YOLO(seg_weights).predict(source, imgsz=96, device="cpu", verbose=False)):
+        assert len(alone.masks) == len(alone.boxes) == (rows["frame"] == i).sum(), f"frame {i}"
+        assert sorted(rows.loc[rows["frame"] == i, "mask_area_px"]) == sorted(mask_areas(alone)), f"frame {i}"
+    drawn, fps = read_video(out / "annotated.mp4")
+    assert (len(drawn), drawn[0].shape, fps) == (frames, (720, 1280, 3), 25)
+    assert f"{summary['detections']} detections" in capsys.readouterr().out
 
 
 def bad_inputs(tmp: Path, weights: Path, clip: Path) -> dict[str, tuple[list[str], str]]:
