@@ -78,3 +78,19 @@ def test_search_on_kitti_dry_run_then_a_shrunk_search(user_repo):
     out = type_command(user_repo, "python -m pipeline.run recipes/freeze-search-kitti.yaml", shrink, env=env)
     sweep = printed(out, "sweep folder")
     assert "search: trained" in out and (user_repo / sweep / "report.md").is_file()
+
+
+def test_the_segmentation_example_report_is_made_again_by_its_commands(user_repo):
+    """docs/example-report-seg/README.md's two commands, on a shrunk grid: CamVid instance segmentation from the COCO
+    YOLOv5n detector; the report has box and mask mAP and the committed report's columns."""
+    needs_shared(user_repo, "data/camvid_seg", "weights/yolov5n_coco_state_dict.pt")
+    committed = pd.read_csv(user_repo / "docs/example-report-seg/report.csv")
+    out = type_command(user_repo, "ROADTUNE_WEIGHTS=../shared/weights python -m pipeline.run "
+                       "recipes/seg-freeze-camvid.yaml", f"{TINY} --set sweep.freeze=[none,all-but-head] "
+                       "--set sweep.repeats=1")
+    sweep = printed(out, "sweep folder")
+    typed = "python -m pipeline.compare runs/seg-freeze-camvid/20261207-230752 --out docs/example-report-seg --no-links"
+    type_command(user_repo, typed.replace("runs/seg-freeze-camvid/20261207-230752", sweep))
+    report = pd.read_csv(user_repo / "docs/example-report-seg/report.csv")
+    assert list(report.columns) == list(committed.columns)
+    assert list(report["task"]) == ["segment", "segment"] and report["mask_map50_95"].notna().all()
