@@ -18,13 +18,11 @@ import pandas as pd
 from pipeline.compare.collect import collect
 from pipeline.compare.intervals import with_intervals
 from pipeline.compare.recommend import freeze_verdicts, recommend
-from pipeline.compare.results import find_axes, points_table
+from pipeline.compare.results import find_axes, points_table, score_of
 from pipeline.evaluation.intervals import RESAMPLES, Settings
 from pipeline.evaluation.per_image import PerImage
 from pipeline.run_folder import per_image_file, stage_dir
 from pipeline.sweep.elimination import frozen_layers, rung_epochs, rung_stops
-
-SCORE = "map50_95"
 
 
 def answer(text: str) -> str:
@@ -34,9 +32,10 @@ def answer(text: str) -> str:
 
 
 def freeze_answer(runs: pd.DataFrame, settings: Settings, tolerance: float) -> tuple[str, pd.Series]:
-    """The answer of the runs' report (a depth or `no signal`) and each depth's verdict (within, rejected,
-    undecided), by freeze spec."""
-    points, _ = with_intervals(points_table(runs, SCORE, find_axes(runs, {})), runs, SCORE, settings)
+    """The answer of the runs' report (a depth or `no signal`, by the task's score) and each depth's verdict
+    (within, rejected, undecided), by freeze spec."""
+    score = score_of(runs["task"].iloc[0])[0]
+    points, _ = with_intervals(points_table(runs, score, find_axes(runs, {})), runs, score, settings)
     verdicts = freeze_verdicts(points, tolerance, settings.level)
     text = recommend(points, tolerance, level=settings.level)
     return answer(text), pd.Series(verdicts["verdict"].values, index=points["freeze"].values)
@@ -60,7 +59,8 @@ def replay_paired(grid: Path, grace: int, reduction: float, seed: int, tolerance
         records = {g: {s: PerImage.load(per_image_file(stage_dir(Path(d), "train"), rung))
                        for s, d in zip(rows["seed"], rows["run_dir"])}
                    for g, rows in runs.groupby("freeze") if g in alive}
-        for group in rung_stops(records, {g: frozen[g] for g in records}, SCORE, tolerance, settings):
+        score = score_of(runs["task"].iloc[0])[0]
+        for group in rung_stops(records, {g: frozen[g] for g in records}, score, tolerance, settings):
             alive.discard(group)
             stopped[group] = rung
     full, verdicts = _full(grid, settings, tolerance)
