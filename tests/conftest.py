@@ -134,7 +134,8 @@ def tiny_train() -> dict:
 # beside it.
 # The fixtures live here, not in a conftest.py of their own: pytest imports every conftest.py as module `conftest`,
 # and a second one would shadow this one for the tests that import its helpers.
-SHARED_NEEDED = ("data/kitti_mini", "data/kitti_pool", "data/gtsrb_mini", "weights/yolov5n_coco_state_dict.pt",
+SHARED_NEEDED = ("data/kitti_mini", "data/kitti_pool", "data/gtsrb_mini", "data/camvid_seg",
+                 "weights/yolov5n_coco_state_dict.pt",
                  "video/highway_dashcam_udacity_test_video.mp4")
 
 
