@@ -68,7 +68,7 @@ def test_sweep_report_rows_plots_and_recommendation(sweep):
     assert page.count("data:image/png;base64,") == 5
     markdown = (sweep / "report.md").read_text()
     no_signal = report["map50_95"].max() < 0.01
-    verdict = "- **No signal**: the best mAP50-95" if no_signal else "- **yolov8n.yaml**: freeze `"
+    verdict = "- **No signal**: the best mAP50-95" if no_signal else "- **yolov8n.yaml**: "  # a depth, or no signal
     assert "**Recommendation**" in markdown and verdict in markdown
     assert "[0-freeze-none-s0](points/0-freeze-none-s0)" in markdown and "8.4." in markdown
     assert {p.name for p in sweep.glob("*.png")} == {"map-vs-depth.png", "time-vs-depth.png", "memory-vs-depth.png",
