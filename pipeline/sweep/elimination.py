@@ -108,9 +108,9 @@ def run_elimination(sweep_dir: Path, ids: list[str], stage: str, epochs: int, gr
                     score: str, tolerance: float, settings: Settings) -> list[PointStatus]:
     """Run the search over the points `ids` (single-stage, `epochs` each); return the failed points."""
     points_dir = sweep_dir / POINTS
+    recipes = {pid: read_yaml(points_dir / pid / RECIPE, "point recipe") for pid in ids}
     groups: dict[str, list[str]] = {}
-    for pid in ids:
-        recipe = read_yaml(points_dir / pid / RECIPE, "point recipe")
+    for pid, recipe in recipes.items():
         groups.setdefault(group_key(recipe, drop_freeze=False), []).append(pid)
     failed, stopped = [], set()
     for k, rung in enumerate([*rung_epochs(grace, reduction, epochs), epochs]):
@@ -125,13 +125,13 @@ def run_elimination(sweep_dir: Path, ids: list[str], stage: str, epochs: int, gr
             break
         live = {key: members for key, members in groups.items() if key not in stopped and
                 all(per_image_file(stage_dir(points_dir / p, stage), rung).is_file() for p in members)}
-        records = {key: {read_yaml(points_dir / p / RECIPE, "point recipe")["train"]["seed"]:
+        records = {key: {recipes[p]["train"]["seed"]:
                          PerImage.load(per_image_file(stage_dir(points_dir / p, stage), rung)) for p in members}
                    for key, members in live.items()}
         frozen = {key: frozen_layers(points_dir / members[0], stage) for key, members in live.items()}
         for key, stop in rung_stops(records, frozen, score, tolerance, settings).items():
             stopped.add(key)
-            leader = read_yaml(points_dir / live[stop.behind][0] / RECIPE, "point recipe").get("freeze", "none")
+            leader = recipes[live[stop.behind][0]].get("freeze", "none")
             for pid in live[key]:
                 PointStatus(point=pid, returncode=None, stopped={
                     "epoch": rung, "rung": k + 1, "metric": score, "value": stop.value, "max_epochs": epochs,

@@ -55,11 +55,11 @@ def replay_paired(grid: Path, grace: int, reduction: float, seed: int, tolerance
     epochs, settings = int(runs["epochs"].max()), Settings(resamples=resamples, seed=seed)
     frozen = {g: frozen_layers(Path(d), "train") for g, d in zip(runs["freeze"], runs["run_dir"])}
     alive, stopped = set(runs["freeze"]), {}
+    score = score_of(runs["task"].iloc[0])[0]
     for rung in rung_epochs(grace, reduction, epochs):
         records = {g: {s: PerImage.load(per_image_file(stage_dir(Path(d), "train"), rung))
                        for s, d in zip(rows["seed"], rows["run_dir"])}
                    for g, rows in runs.groupby("freeze") if g in alive}
-        score = score_of(runs["task"].iloc[0])[0]
         for group in rung_stops(records, {g: frozen[g] for g in records}, score, tolerance, settings):
             alive.discard(group)
             stopped[group] = rung
